@@ -1,0 +1,74 @@
+"""Thread counts for xplearn's parallel regions, and BLAS limits inside them.
+
+A parallel kernel owns the cores: inside it BLAS runs single-threaded, and the kernel's own
+thread count follows, in order, ``config_context(n_threads=...)``, the limits set from
+outside (threadpoolctl's OpenMP limit, which joblib sets in its workers, and
+``OMP_NUM_THREADS``), then the number of CPUs this process may use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from xplearn._config import get_config
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (affinity-aware where the OS says)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _outer_limit() -> int | None:
+    """The thread limit set from outside xplearn, if any."""
+    from threadpoolctl import threadpool_info
+
+    limits = [
+        pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "openmp"
+    ]
+    env = _env_limit(os.environ.get("OMP_NUM_THREADS"))
+    if env is not None:
+        limits.append(env)
+    return min(limits) if limits else None
+
+
+def _env_limit(value: str | None) -> int | None:
+    """The outermost level of an ``OMP_NUM_THREADS`` value (``"4"`` or ``"4,2"``), if valid."""
+    if not value:
+        return None
+    first = value.split(",", 1)[0].strip()
+    if not first.isdigit() or int(first) < 1:
+        return None
+    return int(first)
+
+
+def effective_n_threads() -> int:
+    """Number of threads xplearn's parallel kernels use now.
+
+    Returns
+    -------
+    int
+        ``config n_threads`` if set, else the outside limit (threadpoolctl / OpenMP /
+        ``OMP_NUM_THREADS``), else the CPU count; always capped by the CPUs available
+        (more threads than cores only oversubscribes, and numba refuses more threads
+        than it started with).
+    """
+    configured = get_config()["n_threads"]
+    cpus = available_cpus()
+    if configured is not None:
+        return max(1, min(cpus, configured))
+    outer = _outer_limit()
+    return max(1, min(cpus, outer) if outer is not None else cpus)
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Limit BLAS to one thread while a parallel kernel runs (no oversubscription)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

@@ -1,0 +1,422 @@
+"""Input validation shared by every estimator.
+
+Every public method starts with :func:`validate_data`. It resolves the namespace, device
+and dtypes (through :mod:`xplearn._xp`), checks shapes, dtypes and finiteness, and returns
+the arrays to compute with. Error messages name the method (``"PCA.transform(): ..."``),
+what was expected and what was got. Inputs are never modified: a conversion makes a new
+array, and an input already in the right form is returned as is, for the caller to read.
+"""
+
+from __future__ import annotations
+
+import numbers
+from types import ModuleType
+from typing import Any, NamedTuple
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+
+from xplearn._config import get_config
+from xplearn._xp import (
+    DtypePlan,
+    get_namespace_and_device,
+    is_array,
+    move_to,
+    namespace_name,
+    numpy_namespace,
+    resolve_dtypes,
+    same_device,
+)
+from xplearn._xp._namespace import _is_sparse
+from xplearn._xp._ops import to_scalar
+
+__all__ = [
+    "Validated",
+    "check_is_fitted",
+    "check_sample_weight",
+    "method_name",
+    "validate_data",
+]
+
+
+class Validated(NamedTuple):
+    """What :func:`validate_data` returns.
+
+    Attributes
+    ----------
+    X : array of shape (n_samples, n_features)
+        X in namespace ``xp`` on ``device``, of dtype ``dtypes.compute``.
+    y : array or None
+        y in the same namespace and device (numeric targets cast to ``dtypes.compute``).
+    sample_weight : array of shape (n_samples,) or None
+        Validated, non-negative weights of dtype ``dtypes.compute``.
+    xp : module
+        The array namespace.
+    device : object
+        The device.
+    dtypes : DtypePlan
+        Compute and accumulation dtypes chosen by the dtype policy.
+    """
+
+    X: Any
+    y: Any
+    sample_weight: Any
+    xp: ModuleType
+    device: Any
+    dtypes: DtypePlan
+
+
+def method_name(estimator: Any, method: str) -> str:
+    """``"PCA.transform()"`` for ``estimator`` a PCA and ``method`` ``"transform"``."""
+    return f"{type(estimator).__name__}.{method}()"
+
+
+def check_is_fitted(estimator: Any, method: str) -> None:
+    """Raise :class:`sklearn.exceptions.NotFittedError` if ``estimator`` is not fitted.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        An xplearn estimator; fitted once ``fit`` has set ``n_features_in_``.
+    method : str
+        The method being called, for the message.
+    """
+    if not hasattr(estimator, "n_features_in_"):
+        name = type(estimator).__name__
+        raise NotFittedError(
+            f"{method_name(estimator, method)}: this {name} instance is not fitted yet. "
+            f"Call 'fit' with appropriate arguments before using this estimator."
+        )
+
+
+def _host_array(value: Any, what: str, prefix: str) -> np.ndarray:
+    """Convert a non-array input (list, DataFrame, object array) to a NumPy array."""
+    try:
+        array = np.asarray(value)
+        if array.dtype == object:
+            array = array.astype(np.float64)
+    except (TypeError, ValueError) as error:
+        kind = type(error)
+        raise kind(
+            f"{prefix}{what} must contain numbers, but converting it to a numeric array "
+            f"failed: {error}"
+        ) from error
+    return array
+
+
+def _check_dtype(xp: ModuleType, array: Any, what: str, prefix: str) -> None:
+    dtype = array.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "OUSVMm":
+        raise ValueError(
+            f"{prefix}{what} must have a numeric dtype, got dtype {dtype}. Encode strings "
+            "and other non-numeric values as numbers first."
+        )
+    if xp.isdtype(dtype, "complex floating"):
+        raise ValueError(
+            f"{prefix}Complex data not supported: {what} has dtype {dtype}; xplearn "
+            "estimators need real numbers."
+        )
+
+
+def _check_finite(xp: ModuleType, array: Any, what: str, prefix: str) -> None:
+    """Raise ValueError naming the first column with NaN or infinity."""
+    if get_config()["assume_finite"]:
+        return
+    # One cheap reduction: a finite sum means every value is finite (barring overflow,
+    # which the detailed check below then clears).
+    if array.shape[0] == 0 or bool(xp.isfinite(xp.sum(array))):
+        return
+    finite = xp.isfinite(array)
+    if bool(xp.all(finite)):
+        return
+    if array.ndim == 1:
+        nan_count = to_scalar(xp.sum(xp.astype(xp.isnan(array), xp.int32)))
+        kind = "NaN" if nan_count > 0 else "infinity"
+        raise ValueError(f"{prefix}Input {what} contains {kind}; finite values are required.")
+    bad_columns = ~xp.all(finite, axis=0)
+    column = int(to_scalar(xp.argmax(xp.astype(bad_columns, xp.int32))))
+    has_nan = bool(xp.any(xp.isnan(array[:, column])))
+    kind = "NaN" if has_nan else "infinity"
+    raise ValueError(
+        f"{prefix}Input {what} contains {kind} (first in column {column}); finite values "
+        "are required. Impute or drop missing values first."
+    )
+
+
+def _as_2d_or_raise(xp: ModuleType, X: Any, prefix: str) -> None:
+    if X.ndim == 2:
+        return
+    if X.ndim == 0:
+        raise ValueError(
+            f"{prefix}Expected a 2D array for X, got a scalar array instead: X={X!r}. "
+            "Reshape your data to (n_samples, n_features)."
+        )
+    if X.ndim == 1:
+        raise ValueError(
+            f"{prefix}Expected a 2D array for X, got a 1D array of shape {tuple(X.shape)} "
+            "instead. Reshape your data either using array.reshape(-1, 1) if your data has "
+            "a single feature or array.reshape(1, -1) if it contains a single sample."
+        )
+    raise ValueError(
+        f"{prefix}Expected a 2D array for X, got an array with dim {X.ndim} of shape "
+        f"{tuple(X.shape)}. Expected <= 2."
+    )
+
+
+def _to_namespace_input(
+    value: Any, what: str, prefix: str, xp: ModuleType, device: Any
+) -> Any:
+    """An input as an array of ``xp``: arrays pass, other array-likes are converted."""
+    if _is_sparse(value):
+        raise TypeError(
+            f"{prefix}{what} is a sparse matrix ({type(value).__name__}), but sparse input is "
+            "not supported; pass a dense array (e.g. X.toarray())."
+        )
+    if is_array(value):
+        if isinstance(value, np.ndarray) and value.dtype == object:
+            return move_to(_host_array(value, what, prefix), xp, device)
+        return value
+    return move_to(_host_array(value, what, prefix), xp, device)
+
+
+def _feature_names(X: Any) -> np.ndarray | None:
+    columns = getattr(X, "columns", None)
+    if columns is None or is_array(X):
+        return None
+    names = [str(column) for column in columns]
+    if not all(isinstance(column, str) for column in columns):
+        return None
+    return np.asarray(names, dtype=object)
+
+
+def validate_data(
+    estimator: Any,
+    X: Any,
+    y: Any = None,
+    *,
+    method: str,
+    reset: bool,
+    sample_weight: Any = None,
+    y_required: bool = False,
+    ensure_min_samples: int = 1,
+) -> Validated:
+    """Validate ``X`` (and ``y``, ``sample_weight``) for a method of ``estimator``.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        The estimator whose method is called. Its ``dtype_policy`` parameter (if any)
+        selects the dtypes. With ``reset=True`` the namespace, device, dtype and
+        ``n_features_in_`` are recorded on it.
+    X : array-like of shape (n_samples, n_features)
+        Input data: an array of any supported namespace, or an array-like (list, pandas
+        object), which is converted to NumPy at fit and to the fitted namespace later.
+    y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
+        Numeric targets, in the namespace and on the device of X.
+    method : str
+        Name of the public method, e.g. ``"fit"``, for messages.
+    reset : bool
+        True in ``fit`` (record what was seen), False in predict/transform (check it).
+    sample_weight : array-like of shape (n_samples,) or float, default=None
+        Non-negative weights.
+    y_required : bool, default=False
+        Whether ``y=None`` is an error.
+    ensure_min_samples : int, default=1
+        Fewer samples than this is an error.
+
+    Returns
+    -------
+    Validated
+    """
+    prefix = f"{method_name(estimator, method)}: "
+    estimator_name = type(estimator).__name__
+    if not reset:
+        check_is_fitted(estimator, method)
+    if X is None:
+        raise ValueError(f"{prefix}Expected a 2D array for X, got None.")
+    if y_required and y is None:
+        raise ValueError(
+            f"{prefix}{estimator_name} requires y to be passed, but the target y is None."
+        )
+
+    feature_names = _feature_names(X)
+    if reset:
+        xp, device = get_namespace_and_device(
+            X, y, sample_weight, names=("X", "y", "sample_weight"), method=prefix[:-2]
+        )
+    else:
+        xp, device = _check_same_as_fit(estimator, X, y, sample_weight, prefix)
+    X = _to_namespace_input(X, "X", prefix, xp, device)
+    _check_dtype(xp, X, "X", prefix)
+    _as_2d_or_raise(xp, X, prefix)
+    n_samples, n_features = X.shape
+    if n_samples is None or n_samples < ensure_min_samples:
+        raise ValueError(
+            f"{prefix}Found array with {n_samples} sample(s) (shape={tuple(X.shape)}) while a "
+            f"minimum of {ensure_min_samples} is required."
+        )
+    if n_features < 1:
+        raise ValueError(
+            f"{prefix}Found array with 0 feature(s) (shape={tuple(X.shape)}) while a minimum "
+            "of 1 is required."
+        )
+
+    policy = getattr(estimator, "dtype_policy", None)
+    if reset:
+        dtypes = resolve_dtypes(xp, device, X.dtype, policy, method=prefix[:-2])
+    else:
+        dtypes = _inference_dtypes(estimator, xp, device, X.dtype, policy, prefix)
+    X = xp.astype(X, dtypes.compute, copy=False)
+    _check_finite(xp, X, "X", prefix)
+
+    if not reset:
+        if n_features != estimator.n_features_in_:
+            expected = estimator.n_features_in_
+            raise ValueError(
+                f"{prefix}X has {n_features} features, but {estimator_name} is expecting "
+                f"{expected} features as input: it was fitted with {expected} features."
+            )
+        _check_feature_names(estimator, feature_names, prefix)
+
+    if y is not None:
+        y = _validate_y(xp, device, y, n_samples, dtypes.compute, prefix)
+    if sample_weight is not None:
+        sample_weight = check_sample_weight(
+            sample_weight, n_samples, xp=xp, device=device, dtype=dtypes.compute, prefix=prefix
+        )
+
+    if reset:
+        # Recorded only once every input is valid: a fit that fails validation must not
+        # leave a previously unfitted estimator looking fitted.
+        estimator.n_features_in_ = n_features
+        if feature_names is not None:
+            estimator.feature_names_in_ = feature_names
+        elif hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+        # X.dtype, not dtypes.compute: NumPy's namespace gives scalar types (np.float32)
+        # where arrays carry dtype objects; record what the arrays actually hold.
+        estimator._fit_context = (namespace_name(xp), device, X.dtype)
+    return Validated(X, y, sample_weight, xp, device, dtypes)
+
+
+def _check_feature_names(estimator: Any, feature_names: Any, prefix: str) -> None:
+    """At predict/transform time, named columns must be those seen at fit, in order."""
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if fitted is None or feature_names is None:
+        return
+    if len(fitted) != len(feature_names) or not all(
+        str(a) == str(b) for a, b in zip(fitted, feature_names, strict=True)
+    ):
+        raise ValueError(
+            f"{prefix}The feature names should match those that were passed during fit: "
+            f"fitted with {list(fitted)}, got {list(feature_names)}."
+        )
+
+
+def _check_same_as_fit(
+    estimator: Any, X: Any, y: Any, sample_weight: Any, prefix: str
+) -> tuple[ModuleType, Any]:
+    """At predict/transform time, inputs must live where the fitted attributes live."""
+    fit_namespace, fit_device, _ = estimator._fit_context
+    if _is_sparse(X):
+        # the clear "sparse is not supported" error, not a misleading namespace mismatch
+        _to_namespace_input(X, "X", prefix, numpy_namespace(), "cpu")
+    if not is_array(X):
+        # array-likes (lists, DataFrames) go where the model lives
+        from xplearn._xp import resolve_namespace
+
+        return resolve_namespace(fit_namespace), fit_device
+    xp, device = get_namespace_and_device(
+        X, y, sample_weight, names=("X", "y", "sample_weight"), method=prefix[:-2]
+    )
+    name = type(estimator).__name__
+    if namespace_name(xp) != fit_namespace or not same_device(device, fit_device):
+        raise ValueError(
+            f"{prefix}X must use the same namespace and device as the fitted {name}: it was "
+            f"fitted on {fit_namespace} ({fit_device}), but X is {namespace_name(xp)} "
+            f"({device}). Move the model with xplearn.convert({name.lower()}, "
+            f"to={namespace_name(xp)!r}) or the data to {fit_namespace}."
+        )
+    return xp, device
+
+
+def _inference_dtypes(
+    estimator: Any, xp: ModuleType, device: Any, input_dtype: Any, policy: Any, prefix: str
+) -> DtypePlan:
+    """Dtypes for predict/transform: the input's float dtype under "preserve" (so float32
+    in gives float32 out), the fitted dtype for integer input, the policy's otherwise."""
+    if xp.isdtype(input_dtype, "real floating"):
+        return resolve_dtypes(xp, device, input_dtype, policy, method=prefix[:-2])
+    fitted = estimator._fit_context[2]
+    return DtypePlan(fitted, fitted)
+
+
+def _validate_y(
+    xp: ModuleType, device: Any, y: Any, n_samples: int, dtype: Any, prefix: str
+) -> Any:
+    y = _to_namespace_input(y, "y", prefix, xp, device)
+    _check_dtype(xp, y, "y", prefix)
+    if y.ndim not in (1, 2):
+        raise ValueError(
+            f"{prefix}y must be 1D of shape (n_samples,) or 2D of shape (n_samples, "
+            f"n_targets), got shape {tuple(y.shape)}."
+        )
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"{prefix}X and y have inconsistent numbers of samples: X has {n_samples}, y has "
+            f"{y.shape[0]}. Found input variables with inconsistent numbers of samples: "
+            f"[{n_samples}, {y.shape[0]}]"
+        )
+    y = xp.astype(y, dtype, copy=False)
+    _check_finite(xp, y, "y", prefix)
+    return y
+
+
+def check_sample_weight(
+    sample_weight: Any,
+    n_samples: int,
+    *,
+    xp: ModuleType,
+    device: Any,
+    dtype: Any,
+    prefix: str = "",
+) -> Any:
+    """Validate ``sample_weight`` and return it as an array of ``xp`` on ``device``.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,) or float
+        A scalar means the same weight for every sample.
+    n_samples : int
+        Number of samples of X.
+    xp, device, dtype
+        Namespace, device and dtype of the result.
+    prefix : str
+        Method name prefix for messages.
+
+    Returns
+    -------
+    array of shape (n_samples,)
+
+    Raises
+    ------
+    ValueError
+        Wrong shape, NaN/inf, negative values, or weights summing to zero.
+    """
+    if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, (bool, np.bool_)):
+        sample_weight = xp.full((n_samples,), float(sample_weight), dtype=dtype, device=device)
+    else:
+        sample_weight = _to_namespace_input(sample_weight, "sample_weight", prefix, xp, device)
+        _check_dtype(xp, sample_weight, "sample_weight", prefix)
+        if sample_weight.ndim != 1 or sample_weight.shape[0] != n_samples:
+            raise ValueError(
+                f"{prefix}sample_weight.shape == {tuple(sample_weight.shape)}, expected "
+                f"({n_samples},): one weight per sample."
+            )
+        sample_weight = xp.astype(sample_weight, dtype, copy=False)
+    _check_finite(xp, sample_weight, "sample_weight", prefix)
+    if bool(xp.any(sample_weight < 0)):
+        raise ValueError(f"{prefix}sample_weight has negative values; weights must be >= 0.")
+    if not bool(xp.sum(sample_weight) > 0):
+        raise ValueError(f"{prefix}sample_weight sums to zero; at least one must be positive.")
+    return sample_weight
