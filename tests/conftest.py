@@ -11,10 +11,10 @@ import os
 # at SciPy's first import: set it before anything imports SciPy.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
-import pytest  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
+import pytest
+from hypothesis import HealthCheck, settings
 
-from xplearn.testing import available_backends, no_float64_backend  # noqa: E402
+from xplearn.testing import available_backends, no_float64_backend
 
 settings.register_profile(
     "ci",

@@ -57,9 +57,8 @@ def _check_option(name: str, value: Any) -> None:
             raise ValueError(
                 f"set_config(): n_threads must be None or a positive integer, got {value!r}."
             )
-    elif name == "assume_finite":
-        if not isinstance(value, bool):
-            raise TypeError(f"set_config(): assume_finite must be a bool, got {value!r}.")
+    elif name == "assume_finite" and not isinstance(value, bool):
+        raise TypeError(f"set_config(): assume_finite must be a bool, got {value!r}.")
 
 
 def _normalized(name: str, value: Any) -> Any:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, ClassVar
 
+import numpy as np
 from sklearn.base import BaseEstimator
 
 from xplearn._config import DTYPE_POLICIES
@@ -46,6 +47,9 @@ class Capabilities:
         Whether ``fit`` on Dask arrays stays lazy except for a stated number of computes.
     onnx_methods : tuple of str
         Methods that export to ONNX.
+    expected_failed_checks : dict of str to str
+        scikit-learn common checks this estimator is known to fail -> why. The test suite
+        marks them as expected failures (strict), and the docs list them.
     """
 
     backends: tuple[str, ...] = BACKENDS
@@ -53,6 +57,7 @@ class Capabilities:
     dtype_policies: tuple[str, ...] = DTYPE_POLICIES
     lazy_fit: bool = False
     onnx_methods: tuple[str, ...] = ()
+    expected_failed_checks: dict[str, str] = field(default_factory=dict)
 
 
 class XPEstimatorMixin:
@@ -64,7 +69,7 @@ class XPEstimatorMixin:
 
     _capabilities: ClassVar[Capabilities] = Capabilities()
 
-    def __sklearn_tags__(self):  # noqa: D105 - scikit-learn protocol
+    def __sklearn_tags__(self):  # scikit-learn protocol
         tags = super().__sklearn_tags__()
         tags.array_api_support = True
         return tags
@@ -94,13 +99,41 @@ def _is_xplearn_estimator(obj: Any) -> bool:
     return isinstance(obj, XPEstimatorMixin) and isinstance(obj, BaseEstimator)
 
 
-def _convert_value(value: Any, xp: ModuleType, device: Any, owner: str) -> Any:
+def _dtype_name(dtype: Any) -> str:
+    """``"float32"`` for np.float32, np.dtype("float32"), torch.float32, array-api-strict's..."""
+    for attribute in ("name", "__name__"):  # np.dtype("float32").name, np.float32.__name__
+        name = getattr(dtype, attribute, None)
+        if isinstance(name, str):
+            return name
+    return str(dtype).rsplit(".", 1)[-1]  # torch.float32, array_api_strict.float32
+
+
+def _is_host_only(value: Any) -> bool:
+    """NumPy arrays of strings or objects (``feature_names_in_``) stay NumPy arrays."""
+    return isinstance(value, np.ndarray) and value.dtype.kind in "OUSV"
+
+
+def _no_float64_message(owner: str, xp: ModuleType, device: Any) -> str:
+    return (
+        f"convert(): {owner} has float64 fitted arrays, but device {device!r} of "
+        f"{namespace_name(xp)} has no float64. Fit with dtype_policy='float32'."
+    )
+
+
+def _convert_value(value: Any, xp: ModuleType, device: Any, owner: str, arrays: bool = True) -> Any:
+    """Convert the arrays in ``value`` (recursing into containers and estimators).
+
+    ``arrays=False`` inside scikit-learn estimators (a Pipeline, a ColumnTransformer):
+    their own arrays stay NumPy, since they are not array-API aware, while the xplearn
+    estimators they hold are converted.
+    """
+    if _is_host_only(value):
+        return value
     if is_array(value):
+        if not arrays:
+            return value
         if not supports_float64(xp, device) and "float64" in str(value.dtype):
-            raise ValueError(
-                f"convert(): {owner} has float64 fitted arrays, but device {device!r} of "
-                f"{namespace_name(xp)} has no float64. Fit with dtype_policy='float32'."
-            )
+            raise ValueError(_no_float64_message(owner, xp, device))
         return move_to(value, xp, device)
     if _is_xplearn_estimator(value):
         return _convert_estimator(value, xp, device)
@@ -108,30 +141,35 @@ def _convert_value(value: Any, xp: ModuleType, device: Any, owner: str) -> Any:
         # scikit-learn containers (Pipeline, ColumnTransformer...) hold xplearn steps
         converted = copy.copy(value)
         converted.__dict__ = {
-            key: _convert_value(item, xp, device, owner) for key, item in vars(value).items()
+            key: _convert_value(item, xp, device, owner, arrays=False)
+            for key, item in vars(value).items()
         }
         return converted
     if isinstance(value, list):
-        return [_convert_value(item, xp, device, owner) for item in value]
+        return [_convert_value(item, xp, device, owner, arrays) for item in value]
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
-        return tuple(_convert_value(item, xp, device, owner) for item in value)
+        return tuple(_convert_value(item, xp, device, owner, arrays) for item in value)
     if isinstance(value, dict):
-        return {key: _convert_value(item, xp, device, owner) for key, item in value.items()}
+        return {key: _convert_value(item, xp, device, owner, arrays) for key, item in value.items()}
     return value
 
 
 def _convert_estimator(estimator: Any, xp: ModuleType, device: Any) -> Any:
     check_is_fitted(estimator, "convert")
     name = type(estimator).__name__
+    dtype_name = _dtype_name(estimator._fit_context[2])
+    if dtype_name == "float64" and not supports_float64(xp, device):
+        raise ValueError(_no_float64_message(name, xp, device))
     converted = copy.copy(estimator)
     converted.__dict__ = {
         key: _convert_value(value, xp, device, name)
         for key, value in vars(estimator).items()
         if key != "_fit_context"
     }
-    dtype = estimator._fit_context[2]
-    dtype_name = str(dtype).rsplit(".", 1)[-1]
-    converted._fit_context = (namespace_name(xp), device, getattr(xp, dtype_name))
+    dtype = getattr(xp, dtype_name)
+    # what arrays of that dtype report (np.dtype("float32"), not the scalar type np.float32)
+    dtype = xp.empty((0,), dtype=dtype, device=device).dtype
+    converted._fit_context = (namespace_name(xp), device, dtype)
     return converted
 
 

@@ -19,6 +19,8 @@ def to_numpy(array: Any) -> np.ndarray:
     """
     if isinstance(array, np.ndarray):
         return array
+    if isinstance(array, np.generic):  # NumPy reductions return scalars, not 0-d arrays
+        return np.asarray(array)
     if array_api_compat.is_torch_array(array):
         return array.detach().cpu().numpy()
     if array_api_compat.is_cupy_array(array):
@@ -28,7 +30,7 @@ def to_numpy(array: Any) -> np.ndarray:
     if is_array(array):
         try:
             return np.from_dlpack(array)
-        except (BufferError, TypeError, RuntimeError, ValueError):
+        except (BufferError, TypeError, RuntimeError, ValueError, AttributeError):
             pass
     return np.asarray(array)
 

@@ -27,6 +27,35 @@ def to_scalar(value: Any) -> float:
     return float(value)
 
 
+def materialize(xp: ModuleType, *arrays: Any) -> tuple[Any, ...]:
+    """Evaluate the (small) fitted arrays of a lazy backend once, in one shared pass.
+
+    Left lazy, a fitted attribute would carry the whole graph of the fit and recompute it
+    on every access and every ``predict``. The results are wrapped back as in-memory
+    arrays of ``xp``; eager namespaces get their arrays back unchanged.
+    """
+    if not is_lazy(xp):
+        return arrays
+    import dask
+
+    computed = dask.compute(*arrays)
+    # a computed 0-d array comes back as a NumPy scalar, which asarray accepts
+    return tuple(xp.asarray(array) if hasattr(array, "dtype") else array for array in computed)
+
+
+def orthonormal_basis(xp: ModuleType, matrix: Any) -> Any:
+    """``Q`` of the reduced QR decomposition of a 2-D array.
+
+    Dask's ``qr`` needs one column chunk, and takes a wide matrix only in one row chunk
+    (its TSQR on wide row blocks returns wrong chunk metadata), so lazy inputs are
+    rechunked first; the matrices QR sees here are thin, so the rechunk is cheap.
+    """
+    if array_api_compat.is_dask_array(matrix):
+        n_rows, n_columns = matrix.shape
+        matrix = matrix.rechunk({0: -1, 1: -1} if n_rows <= n_columns else {1: -1})
+    return xp.linalg.qr(matrix)[0]
+
+
 def eigh(xp: ModuleType, matrix: Any) -> tuple[Any, Any]:
     """Eigen-decomposition of a small symmetric matrix: ``(eigenvalues, eigenvectors)``.
 
@@ -59,9 +88,15 @@ def flip_sign_rows(xp: ModuleType, vectors: Any) -> tuple[Any, Any]:
     to the matching left singular vectors. Ties in magnitude pick the first entry, which
     makes the convention deterministic across backends.
     """
-    max_index = xp.argmax(xp.abs(vectors), axis=1)
-    picked = xp.take_along_axis(vectors, xp.reshape(max_index, (-1, 1)), axis=1)[:, 0]
-    one = xp.asarray(1.0, dtype=vectors.dtype, device=array_api_compat.device(vectors))
+    device = array_api_compat.device(vectors)
+    max_index = xp.reshape(xp.argmax(xp.abs(vectors), axis=1), (-1, 1))
+    if hasattr(xp, "take_along_axis"):
+        picked = xp.take_along_axis(vectors, max_index, axis=1)[:, 0]
+    else:  # Dask: select with a one-hot mask (exact: one entry plus zeros)
+        columns = xp.reshape(xp.arange(vectors.shape[1], device=device), (1, -1))
+        zero = xp.asarray(0.0, dtype=vectors.dtype, device=device)
+        picked = xp.sum(xp.where(columns == max_index, vectors, zero), axis=1)
+    one = xp.asarray(1.0, dtype=vectors.dtype, device=device)
     signs = xp.where(picked < 0, -one, one)
     return vectors * signs[:, None], signs
 
@@ -83,9 +118,7 @@ def weighted_mean(xp: ModuleType, X: Any, weights: Any | None, dtype: Any) -> tu
     return (weights @ X_acc) / total, total
 
 
-def weighted_variance(
-    xp: ModuleType, X: Any, weights: Any | None, mean: Any, dtype: Any
-) -> Any:
+def weighted_variance(xp: ModuleType, X: Any, weights: Any | None, mean: Any, dtype: Any) -> Any:
     """Column variances (ddof=0) around ``mean``, two-pass, accumulated in ``dtype``."""
     centered = xp.astype(X, dtype, copy=False) - mean
     squares = centered * centered

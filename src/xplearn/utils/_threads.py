@@ -27,9 +27,7 @@ def _outer_limit() -> int | None:
     """The thread limit set from outside xplearn, if any."""
     from threadpoolctl import threadpool_info
 
-    limits = [
-        pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "openmp"
-    ]
+    limits = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "openmp"]
     env = _env_limit(os.environ.get("OMP_NUM_THREADS"))
     if env is not None:
         limits.append(env)

@@ -123,9 +123,13 @@ def _check_finite(xp: ModuleType, array: Any, what: str, prefix: str) -> None:
     if get_config()["assume_finite"]:
         return
     # One cheap reduction: a finite sum means every value is finite (barring overflow,
-    # which the detailed check below then clears).
-    if array.shape[0] == 0 or bool(xp.isfinite(xp.sum(array))):
+    # which the detailed check below then clears). The sum of huge finite values, or of
+    # inf and -inf, must not warn: only our error below speaks.
+    if array.shape[0] == 0:
         return
+    with np.errstate(over="ignore", invalid="ignore"):
+        if bool(xp.isfinite(xp.sum(array))):
+            return
     finite = xp.isfinite(array)
     if bool(xp.all(finite)):
         return
@@ -163,9 +167,7 @@ def _as_2d_or_raise(xp: ModuleType, X: Any, prefix: str) -> None:
     )
 
 
-def _to_namespace_input(
-    value: Any, what: str, prefix: str, xp: ModuleType, device: Any
-) -> Any:
+def _to_namespace_input(value: Any, what: str, prefix: str, xp: ModuleType, device: Any) -> Any:
     """An input as an array of ``xp``: arrays pass, other array-likes are converted."""
     if _is_sparse(value):
         raise TypeError(
@@ -199,6 +201,7 @@ def validate_data(
     sample_weight: Any = None,
     y_required: bool = False,
     ensure_min_samples: int = 1,
+    n_features: int | None = None,
 ) -> Validated:
     """Validate ``X`` (and ``y``, ``sample_weight``) for a method of ``estimator``.
 
@@ -223,6 +226,9 @@ def validate_data(
         Whether ``y=None`` is an error.
     ensure_min_samples : int, default=1
         Fewer samples than this is an error.
+    n_features : int, default=None
+        With ``reset=False``, the number of columns X must have, when it is not
+        ``n_features_in_`` (e.g. ``inverse_transform`` takes ``n_components_`` columns).
 
     Returns
     -------
@@ -249,17 +255,33 @@ def validate_data(
     X = _to_namespace_input(X, "X", prefix, xp, device)
     _check_dtype(xp, X, "X", prefix)
     _as_2d_or_raise(xp, X, prefix)
-    n_samples, n_features = X.shape
+    n_samples, n_columns = X.shape
     if n_samples is None or n_samples < ensure_min_samples:
         raise ValueError(
             f"{prefix}Found array with {n_samples} sample(s) (shape={tuple(X.shape)}) while a "
             f"minimum of {ensure_min_samples} is required."
         )
-    if n_features < 1:
+    if n_columns < 1:
         raise ValueError(
             f"{prefix}Found array with 0 feature(s) (shape={tuple(X.shape)}) while a minimum "
             "of 1 is required."
         )
+
+    if not reset:
+        if n_features is not None:
+            if n_columns != n_features:
+                raise ValueError(
+                    f"{prefix}X has {n_columns} features, but {estimator_name} is expecting "
+                    f"{n_features} features as input."
+                )
+        elif n_columns != estimator.n_features_in_:
+            expected = estimator.n_features_in_
+            raise ValueError(
+                f"{prefix}X has {n_columns} features, but {estimator_name} is expecting "
+                f"{expected} features as input: it was fitted with {expected} features."
+            )
+        else:
+            _check_feature_names(estimator, feature_names, prefix)
 
     policy = getattr(estimator, "dtype_policy", None)
     if reset:
@@ -268,15 +290,6 @@ def validate_data(
         dtypes = _inference_dtypes(estimator, xp, device, X.dtype, policy, prefix)
     X = xp.astype(X, dtypes.compute, copy=False)
     _check_finite(xp, X, "X", prefix)
-
-    if not reset:
-        if n_features != estimator.n_features_in_:
-            expected = estimator.n_features_in_
-            raise ValueError(
-                f"{prefix}X has {n_features} features, but {estimator_name} is expecting "
-                f"{expected} features as input: it was fitted with {expected} features."
-            )
-        _check_feature_names(estimator, feature_names, prefix)
 
     if y is not None:
         y = _validate_y(xp, device, y, n_samples, dtypes.compute, prefix)
@@ -288,7 +301,7 @@ def validate_data(
     if reset:
         # Recorded only once every input is valid: a fit that fails validation must not
         # leave a previously unfitted estimator looking fitted.
-        estimator.n_features_in_ = n_features
+        estimator.n_features_in_ = n_columns
         if feature_names is not None:
             estimator.feature_names_in_ = feature_names
         elif hasattr(estimator, "feature_names_in_"):

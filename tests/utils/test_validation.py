@@ -1,0 +1,591 @@
+"""Input validation: every bad input gets the standard exception, naming the method."""
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+from xplearn import config_context
+from xplearn._xp import namespace_name
+from xplearn.base import XPEstimatorMixin
+from xplearn.preprocessing import MinMaxScaler, StandardScaler
+from xplearn.testing import assert_allclose_xp, assert_on_backend
+from xplearn.utils.validation import (
+    Validated,
+    check_is_fitted,
+    check_sample_weight,
+    method_name,
+    validate_data,
+)
+
+torch = pytest.importorskip("torch")
+array_api_strict = pytest.importorskip("array_api_strict")
+
+
+class Recorder(XPEstimatorMixin, BaseEstimator):
+    """A minimal estimator that validates X, y and sample_weight the way estimators do."""
+
+    def __init__(self, dtype_policy=None, y_required=False, ensure_min_samples=1):
+        self.dtype_policy = dtype_policy
+        self.y_required = y_required
+        self.ensure_min_samples = ensure_min_samples
+
+    def fit(self, X, y=None, sample_weight=None):
+        self.validated_ = validate_data(
+            self,
+            X,
+            y,
+            method="fit",
+            reset=True,
+            sample_weight=sample_weight,
+            y_required=self.y_required,
+            ensure_min_samples=self.ensure_min_samples,
+        )
+        return self
+
+    def predict(self, X):
+        return validate_data(self, X, method="predict", reset=False)
+
+
+@pytest.fixture
+def X_np():
+    return np.random.default_rng(0).normal(size=(10, 5))
+
+
+# ----------------------------------------------------------------------------- bad X
+
+
+def _with(X, row, column, value):
+    X = X.copy()
+    X[row, column] = value
+    return X
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"), [(np.nan, "NaN"), (np.inf, "infinity"), (-np.inf, "infinity")]
+)
+def test_non_finite_X_names_the_column(backend, X_np, value, kind):
+    X = backend.asarray(_with(X_np, 4, 3, value))
+    with pytest.raises(ValueError, match=f"contains {kind} \\(first in column 3\\)") as info:
+        StandardScaler().fit(X)
+    assert str(info.value).startswith("StandardScaler.fit(): Input X contains")
+
+
+def test_non_finite_X_first_bad_column_reported(X_np):
+    X = _with(_with(X_np, 0, 4, np.inf), 7, 1, np.nan)
+    with pytest.raises(ValueError, match="NaN \\(first in column 1\\)"):
+        MinMaxScaler().fit(X)
+
+
+def test_non_finite_at_transform(backend, X_np):
+    scaler = StandardScaler().fit(backend.asarray(X_np))
+    with pytest.raises(ValueError, match=r"^StandardScaler.transform\(\): Input X contains NaN"):
+        scaler.transform(backend.asarray(_with(X_np, 2, 0, np.nan)))
+    with pytest.raises(
+        ValueError, match=r"^StandardScaler.inverse_transform\(\): Input X contains infinity"
+    ):
+        scaler.inverse_transform(backend.asarray(_with(X_np, 2, 0, np.inf)))
+
+
+def test_huge_finite_values_are_accepted(X_np):
+    # the sum overflows to inf, but every value is finite
+    X = np.full((4, 2), np.finfo(np.float64).max / 2)
+    X[:, 1] = 1.0
+    MinMaxScaler().fit(X)
+
+
+def test_inf_and_minus_inf_give_our_error_not_a_numpy_warning(X_np):
+    X = _with(_with(X_np, 0, 2, np.inf), 1, 3, -np.inf)
+    with pytest.raises(ValueError, match="infinity \\(first in column 2\\)"):
+        StandardScaler().fit(X)
+
+
+def test_assume_finite_skips_the_check(X_np):
+    X = _with(X_np, 0, 0, np.nan)
+    with config_context(assume_finite=True):
+        scaler = MinMaxScaler().fit(X)
+    assert np.isnan(scaler.data_min_[0])
+
+
+def test_1d_X(backend):
+    with pytest.raises(ValueError, match="Reshape your data") as info:
+        StandardScaler().fit(backend.asarray(np.arange(5.0)))
+    message = str(info.value)
+    assert message.startswith("StandardScaler.fit(): Expected a 2D array for X, got a 1D array")
+    assert "array.reshape(-1, 1)" in message
+
+
+def test_1d_X_at_transform(backend, X_np):
+    scaler = MinMaxScaler().fit(backend.asarray(X_np))
+    with pytest.raises(ValueError, match=r"^MinMaxScaler.transform\(\): .*Reshape your data"):
+        scaler.transform(backend.asarray(X_np[0]))
+
+
+def test_3d_X(backend):
+    with pytest.raises(ValueError, match=r"got an array with dim 3 of shape \(2, 3, 4\)") as info:
+        StandardScaler().fit(backend.asarray(np.ones((2, 3, 4))))
+    assert str(info.value).startswith("StandardScaler.fit(): Expected a 2D array")
+
+
+@pytest.mark.parametrize("scalar", [3.0, np.float64(3.0), np.array(3.0)])
+def test_scalar_X(scalar):
+    with pytest.raises(ValueError, match=r"^StandardScaler.fit\(\): .*scalar array.*Reshape"):
+        StandardScaler().fit(scalar)
+
+
+def test_none_X():
+    with pytest.raises(
+        ValueError, match=r"^StandardScaler.fit\(\): Expected a 2D array for X, got None"
+    ):
+        StandardScaler().fit(None)
+
+
+def test_empty_X(backend):
+    with pytest.raises(ValueError, match=r"Found array with 0 sample\(s\)") as info:
+        StandardScaler().fit(backend.asarray(np.empty((0, 3))))
+    assert str(info.value).startswith("StandardScaler.fit(): ")
+    assert "minimum of 1 is required" in str(info.value)
+
+
+def test_zero_features(backend):
+    with pytest.raises(ValueError, match=r"^MinMaxScaler.fit\(\): Found array with 0 feature\(s\)"):
+        MinMaxScaler().fit(backend.asarray(np.empty((3, 0))))
+
+
+def test_ensure_min_samples():
+    with pytest.raises(ValueError, match=r"^Recorder.fit\(\): Found array with 1 sample\(s\)"):
+        Recorder(ensure_min_samples=2).fit(np.ones((1, 2)))
+    Recorder(ensure_min_samples=2).fit(np.ones((2, 2)))
+
+
+def test_complex_X(backend, X_np):
+    if backend.name == "array_api_strict" or backend.name == "torch":
+        X = backend.xp.asarray(backend.asarray(X_np), dtype=backend.xp.complex128)
+    else:
+        X = backend.asarray(X_np.astype(np.complex128))
+    with pytest.raises(ValueError, match="Complex data not supported") as info:
+        StandardScaler().fit(X)
+    assert str(info.value).startswith("StandardScaler.fit(): ")
+
+
+def test_complex_list():
+    with pytest.raises(ValueError, match=r"^StandardScaler.fit\(\): Complex data not supported"):
+        StandardScaler().fit([[1 + 2j, 3.0]])
+
+
+@pytest.mark.parametrize(
+    "X", [[["a", "b"], ["c", "d"]], np.array([["1.5", "x"]]), np.array([[b"1", b"2"]])]
+)
+def test_string_X(X):
+    with pytest.raises(ValueError, match=r"^StandardScaler.fit\(\): X must have a numeric dtype"):
+        StandardScaler().fit(X)
+
+
+def test_object_X_with_strings():
+    X = np.array([["a", 1.0], [2.0, 3.0]], dtype=object)
+    with pytest.raises(ValueError, match=r"^StandardScaler.fit\(\): X must contain numbers"):
+        StandardScaler().fit(X)
+
+
+def test_object_X_with_numbers_is_converted():
+    X = np.array([[1, 2.0], [3.0, 4]], dtype=object)
+    scaler = StandardScaler().fit(X)
+    np.testing.assert_allclose(scaler.mean_, [2.0, 3.0])
+    assert scaler.mean_.dtype == np.float64
+
+
+@pytest.mark.parametrize("X", [np.array([[{}, 1.0], [2.0, 3.0]], dtype=object), [[{"a": 1}, 2.0]]])
+def test_object_X_with_dict(X):
+    with pytest.raises(TypeError, match=r"^StandardScaler.fit\(\): X must contain numbers"):
+        StandardScaler().fit(X)
+
+
+def test_ragged_list():
+    with pytest.raises(ValueError, match=r"^MinMaxScaler.fit\(\): X must contain numbers"):
+        MinMaxScaler().fit([[1.0, 2.0], [3.0]])
+
+
+@pytest.mark.parametrize("fmt", ["csr_matrix", "csc_matrix", "coo_matrix", "csr_array"])
+def test_sparse_X(fmt, X_np):
+    sparse = pytest.importorskip("scipy.sparse")
+    X = getattr(sparse, fmt)(X_np)
+    with pytest.raises(TypeError, match="sparse") as info:
+        StandardScaler().fit(X)
+    assert str(info.value).startswith("StandardScaler.fit(): X is a sparse matrix")
+    # at transform too, whatever the model was fitted on
+    for fitted_on in (X_np, torch.asarray(X_np)):
+        scaler = StandardScaler().fit(fitted_on)
+        with pytest.raises(TypeError, match=r"^StandardScaler.transform\(\): X is a sparse"):
+            scaler.transform(X)
+
+
+# ----------------------------------------------------------------- namespaces and devices
+
+
+def test_numpy_X_with_torch_y():
+    with pytest.raises(ValueError, match="must use the same namespace") as info:
+        Recorder().fit(np.ones((4, 2)), torch.ones(4))
+    message = str(info.value)
+    assert message.startswith("Recorder.fit(): X and y must use the same namespace")
+    assert "numpy for X" in message
+    assert "torch for y" in message
+
+
+def test_numpy_X_with_torch_sample_weight():
+    with pytest.raises(ValueError, match="must use the same namespace") as info:
+        StandardScaler().fit(np.ones((4, 2)), sample_weight=torch.ones(4))
+    message = str(info.value)
+    assert message.startswith("StandardScaler.fit(): X and sample_weight must use the same")
+    assert "torch for sample_weight" in message
+
+
+def test_torch_X_with_numpy_sample_weight():
+    with pytest.raises(ValueError, match="X and sample_weight must use the same namespace"):
+        StandardScaler().fit(torch.ones((4, 2)), sample_weight=np.ones(4))
+
+
+def test_devices_must_match_at_fit():
+    X = array_api_strict.asarray(np.ones((4, 2)), device=array_api_strict.Device("CPU_DEVICE"))
+    w = array_api_strict.asarray(np.ones(4), device=array_api_strict.Device("device1"))
+    with pytest.raises(ValueError, match="must be on the same device") as info:
+        StandardScaler().fit(X, sample_weight=w)
+    assert "CPU_DEVICE" in str(info.value)
+    assert "device1" in str(info.value)
+
+
+def test_numpy_X_on_torch_fitted_model(X_np):
+    scaler = StandardScaler().fit(torch.asarray(X_np))
+    with pytest.raises(ValueError, match=r"xplearn\.convert") as info:
+        scaler.transform(X_np)
+    message = str(info.value)
+    assert message.startswith("StandardScaler.transform(): X must use the same namespace")
+    assert "fitted on torch" in message
+    assert "X is numpy" in message
+
+
+def test_torch_X_on_numpy_fitted_model(X_np):
+    scaler = MinMaxScaler().fit(X_np)
+    with pytest.raises(ValueError, match=r"xplearn\.convert") as info:
+        scaler.inverse_transform(torch.asarray(X_np))
+    assert str(info.value).startswith("MinMaxScaler.inverse_transform(): ")
+
+
+def test_other_device_than_fit_is_an_error(X_np):
+    scaler = StandardScaler().fit(array_api_strict.asarray(X_np))
+    X1 = array_api_strict.asarray(X_np, device=array_api_strict.Device("device1"))
+    with pytest.raises(ValueError, match="same namespace and device") as info:
+        scaler.transform(X1)
+    assert "device1" in str(info.value)
+    assert "CPU_DEVICE" in str(info.value)
+
+
+def test_lists_go_where_the_model_lives(backend, X_np):
+    scaler = StandardScaler().fit(backend.asarray(X_np))
+    result = scaler.transform(X_np.tolist())
+    assert_on_backend(result, backend)
+    assert_allclose_xp(result, scaler.transform(backend.asarray(X_np)), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- y
+
+
+def test_y_wrong_length(backend, X_np):
+    with pytest.raises(ValueError, match="inconsistent numbers of samples") as info:
+        Recorder().fit(backend.asarray(X_np), backend.asarray(np.ones(7)))
+    message = str(info.value)
+    assert message.startswith("Recorder.fit(): X and y have inconsistent numbers of samples")
+    assert "[10, 7]" in message
+
+
+def test_y_3d(X_np):
+    with pytest.raises(
+        ValueError, match=r"^Recorder.fit\(\): y must be 1D .* got shape \(10, 1, 1\)"
+    ):
+        Recorder().fit(X_np, np.ones((10, 1, 1)))
+
+
+def test_y_nan(X_np):
+    y = np.ones(10)
+    y[3] = np.nan
+    with pytest.raises(ValueError, match=r"^Recorder.fit\(\): Input y contains NaN"):
+        Recorder().fit(X_np, y)
+
+
+def test_y_required(X_np):
+    with pytest.raises(ValueError, match=r"^Recorder.fit\(\): Recorder requires y to be passed"):
+        Recorder(y_required=True).fit(X_np)
+
+
+def test_y_is_cast_and_kept_on_backend(backend, X_np):
+    X = backend.asarray(X_np.astype(np.float32))
+    y = backend.asarray(np.arange(10))
+    validated = Recorder().fit(X, y).validated_
+    assert validated.y.dtype == backend.xp.float32
+    assert_on_backend(validated.y, backend)
+    assert_allclose_xp(validated.y, np.arange(10.0))
+
+
+def test_y_list_with_numpy_X(X_np):
+    validated = Recorder().fit(X_np, list(range(10))).validated_
+    assert isinstance(validated.y, np.ndarray)
+    assert validated.y.dtype == np.float64
+
+
+# --------------------------------------------------------------------- sample_weight
+
+
+@pytest.mark.parametrize(
+    ("weights", "match"),
+    [
+        (np.array([1.0] * 9 + [-0.5]), "sample_weight has negative values"),
+        (np.ones(9), r"sample_weight.shape == \(9,\), expected \(10,\)"),
+        (np.ones((10, 1)), r"sample_weight.shape == \(10, 1\), expected \(10,\)"),
+        (np.array([1.0] * 9 + [np.nan]), "Input sample_weight contains NaN"),
+        (np.array([1.0] * 9 + [np.inf]), "Input sample_weight contains infinity"),
+        (np.zeros(10), "sample_weight sums to zero"),
+        (-1.0, "sample_weight has negative values"),
+        (0, "sample_weight sums to zero"),
+    ],
+)
+def test_bad_sample_weight(backend, X_np, weights, match):
+    if isinstance(weights, np.ndarray):
+        weights = backend.asarray(weights)
+    with pytest.raises(ValueError, match=match) as info:
+        StandardScaler().fit(backend.asarray(X_np), sample_weight=weights)
+    assert str(info.value).startswith("StandardScaler.fit(): ")
+
+
+def test_string_sample_weight(X_np):
+    with pytest.raises(ValueError, match="sample_weight must have a numeric dtype"):
+        StandardScaler().fit(X_np, sample_weight=["a"] * 10)
+
+
+@pytest.mark.parametrize("scalar", [2, 2.5, np.int64(2), np.float32(0.5)])
+def test_scalar_sample_weight_is_uniform(backend, X_np, scalar):
+    X = backend.asarray(X_np)
+    weighted = StandardScaler().fit(X, sample_weight=scalar)
+    plain = StandardScaler().fit(X)
+    assert_allclose_xp(weighted.mean_, plain.mean_, rtol=1e-12)
+    assert_allclose_xp(weighted.var_, plain.var_, rtol=1e-12)
+    assert weighted.n_samples_seen_ == pytest.approx(10 * float(scalar))
+
+
+def test_check_sample_weight_directly(backend):
+    xp, device = backend.xp, backend.device
+    weights = check_sample_weight(
+        backend.asarray(np.array([1, 2, 3])), 3, xp=xp, device=device, dtype=xp.float32
+    )
+    assert weights.dtype == xp.float32
+    assert_on_backend(weights, backend)
+    full = check_sample_weight(3.0, 4, xp=xp, device=device, dtype=xp.float32)
+    assert_allclose_xp(full, np.full(4, 3.0))
+    with pytest.raises(ValueError, match=r"^Foo.fit\(\): sample_weight has negative values"):
+        check_sample_weight(
+            backend.asarray(np.array([1.0, -1.0])),
+            2,
+            xp=xp,
+            device=device,
+            dtype=xp.float32,
+            prefix="Foo.fit(): ",
+        )
+
+
+# ---------------------------------------------------------------- n_features, fitted
+
+
+def test_wrong_number_of_features(backend):
+    scaler = StandardScaler().fit(backend.asarray(np.ones((4, 5))))
+    for method in ("transform", "inverse_transform"):
+        with pytest.raises(ValueError, match="X has 3 features") as info:
+            getattr(scaler, method)(backend.asarray(np.ones((4, 3))))
+        message = str(info.value)
+        assert message.startswith(f"StandardScaler.{method}(): X has 3 features")
+        assert "expecting 5 features" in message
+
+
+def test_wrong_number_of_features_at_partial_fit(backend):
+    scaler = MinMaxScaler().partial_fit(backend.asarray(np.ones((4, 5))))
+    with pytest.raises(ValueError, match=r"^MinMaxScaler.partial_fit\(\): X has 3 features"):
+        scaler.partial_fit(backend.asarray(np.ones((4, 3))))
+
+
+@pytest.mark.parametrize("estimator", [StandardScaler(), MinMaxScaler()])
+@pytest.mark.parametrize("method", ["transform", "inverse_transform"])
+def test_unfitted(estimator, method):
+    with pytest.raises(NotFittedError, match="is not fitted yet") as info:
+        getattr(estimator, method)(np.ones((2, 2)))
+    name = type(estimator).__name__
+    assert str(info.value).startswith(f"{name}.{method}(): this {name} instance")
+
+
+def test_check_is_fitted_and_method_name():
+    scaler = StandardScaler()
+    assert method_name(scaler, "fit") == "StandardScaler.fit()"
+    with pytest.raises(NotFittedError, match=r"^StandardScaler.score\(\): "):
+        check_is_fitted(scaler, "score")
+    scaler.fit(np.ones((2, 2)))
+    check_is_fitted(scaler, "score")
+
+
+@pytest.mark.parametrize(
+    "fit_kwargs",
+    [
+        {"sample_weight": np.ones(3)},  # wrong length
+        {"sample_weight": -np.ones(10)},
+    ],
+)
+def test_failed_fit_leaves_an_unfitted_estimator_unfitted(X_np, fit_kwargs):
+    scaler = StandardScaler()
+    with pytest.raises(ValueError, match="sample_weight"):
+        scaler.fit(X_np, **fit_kwargs)
+    assert not hasattr(scaler, "n_features_in_")
+    with pytest.raises(NotFittedError):
+        scaler.transform(X_np)
+
+
+def test_failed_fit_with_bad_y_leaves_no_state(X_np):
+    estimator = Recorder()
+    with pytest.raises(ValueError, match="inconsistent"):
+        estimator.fit(X_np, np.ones(3))
+    assert not hasattr(estimator, "n_features_in_")
+    assert not hasattr(estimator, "_fit_context")
+
+
+def test_failed_refit_after_a_fit_on_other_data_forgets_the_old_fit(X_np):
+    scaler = StandardScaler().fit(X_np)
+    with pytest.raises(ValueError, match="NaN"):
+        scaler.fit(_with(X_np, 0, 0, np.nan))
+    with pytest.raises(NotFittedError):
+        scaler.transform(X_np)
+
+
+# ----------------------------------------------------------------- what is recorded
+
+
+def test_validated_fields(backend, X_np):
+    X = backend.asarray(X_np.astype(np.float32))
+    w = backend.asarray(np.ones(10, dtype=np.float32))
+    validated = Recorder(dtype_policy="mixed").fit(X, sample_weight=w).validated_
+    assert isinstance(validated, Validated)
+    assert validated.xp is backend.xp
+    assert validated.X.dtype == backend.xp.float32
+    assert validated.sample_weight.dtype == backend.xp.float32
+    assert validated.y is None
+    assert_on_backend(validated.X, backend)
+    expected = backend.xp.float64 if backend.has_float64 else backend.xp.float32
+    assert validated.dtypes.accumulate == expected
+
+
+def test_fit_records_namespace_device_dtype(backend, X_np):
+    scaler = StandardScaler(dtype_policy="float32").fit(backend.asarray(X_np))
+    assert scaler.n_features_in_ == 5
+    assert scaler.fit_namespace_ == backend.name
+    name, device, dtype = scaler._fit_context
+    assert name == backend.name
+    assert str(device) == str(backend.device)
+    assert dtype == backend.xp.float32
+    assert dtype == scaler.mean_.dtype
+
+
+def test_inference_dtype_follows_float_input(X_np):
+    scaler = StandardScaler().fit(X_np.astype(np.float32))
+    assert scaler.transform(X_np).dtype == np.float64  # float64 in, float64 out
+    assert scaler.transform(X_np.astype(np.float32)).dtype == np.float32
+    # integers go to the fitted dtype
+    assert scaler.transform(np.ones((2, 5), dtype=np.int64)).dtype == np.float32
+
+
+class FrameLike:
+    """The part of a pandas DataFrame that validation looks at: columns and __array__."""
+
+    def __init__(self, values, columns):
+        self.values = np.asarray(values)
+        self.columns = list(columns)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values if dtype is None else self.values.astype(dtype)
+
+
+def test_feature_names_are_recorded_and_checked(X_np):
+    columns = ["a", "b", "c", "d", "e"]
+    scaler = StandardScaler().fit(FrameLike(X_np, columns))
+    np.testing.assert_array_equal(scaler.feature_names_in_, columns)
+    assert scaler.feature_names_in_.dtype == object
+    scaler.transform(FrameLike(X_np, columns))
+    scaler.transform(X_np)  # plain arrays carry no names
+    with pytest.raises(ValueError, match="feature names should match") as info:
+        scaler.transform(FrameLike(X_np, ["b", "a", "c", "d", "e"]))
+    assert str(info.value).startswith("StandardScaler.transform(): ")
+    # refitting on unnamed data forgets the names
+    scaler.fit(X_np)
+    assert not hasattr(scaler, "feature_names_in_")
+
+
+def test_non_string_column_names_are_not_recorded(X_np):
+    scaler = StandardScaler().fit(FrameLike(X_np, range(5)))
+    assert not hasattr(scaler, "feature_names_in_")
+
+
+# ------------------------------------------------------------- inputs never modified
+
+
+@pytest.mark.parametrize("estimator", [StandardScaler(), MinMaxScaler()])
+def test_read_only_numpy_inputs(estimator, X_np):
+    X = X_np.copy()
+    X.setflags(write=False)
+    w = np.linspace(0.5, 2.0, 10)
+    w.setflags(write=False)
+    kwargs = {"sample_weight": w} if isinstance(estimator, StandardScaler) else {}
+    estimator.fit(X, **kwargs)
+    estimator.partial_fit(X, **kwargs)
+    Xt = estimator.transform(X)
+    Xt.setflags(write=False)
+    estimator.inverse_transform(Xt)
+    estimator.fit_transform(X)
+    np.testing.assert_array_equal(X, X_np)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        StandardScaler(),
+        StandardScaler(with_mean=False, with_std=False),
+        MinMaxScaler(),
+        MinMaxScaler(clip=True),
+    ],
+)
+def test_inputs_unchanged_on_every_backend(backend, X_np, estimator):
+    X = backend.asarray(X_np)
+    before = X_np.copy()
+    kwargs = {}
+    if isinstance(estimator, StandardScaler):
+        kwargs["sample_weight"] = backend.asarray(np.linspace(0.5, 2.0, 10))
+    estimator.fit(X, **kwargs)
+    Xt = estimator.transform(X)
+    assert Xt is not X
+    Xi = estimator.inverse_transform(Xt)
+    assert Xi is not Xt
+    assert_allclose_xp(X, before, rtol=0)
+
+
+def test_torch_inputs_unchanged_and_not_aliased(X_np):
+    X = torch.asarray(X_np.copy())
+    w = torch.linspace(0.5, 2.0, 10, dtype=torch.float64)
+    X_before, w_before = X.clone(), w.clone()
+    scaler = StandardScaler().fit(X, sample_weight=w)
+    Xt = scaler.transform(X)
+    assert torch.equal(X, X_before)
+    assert torch.equal(w, w_before)
+    Xt += 1000.0  # writing to the output never reaches the input or the model
+    assert torch.equal(X, X_before)
+    np.testing.assert_allclose(scaler.transform(X).numpy(), Xt.numpy() - 1000.0, atol=1e-10)
+    identity = StandardScaler(with_mean=False, with_std=False).fit(X)
+    out = identity.transform(X)
+    out += 1.0
+    assert torch.equal(X, X_before)
+
+
+def test_namespace_of_result(backend, X_np):
+    result = MinMaxScaler().fit(backend.asarray(X_np)).transform(backend.asarray(X_np))
+    assert namespace_name(backend.xp) == backend.name
+    assert_on_backend(result, backend)
