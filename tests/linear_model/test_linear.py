@@ -1,0 +1,335 @@
+"""LinearRegression on every backend, against scikit-learn's."""
+
+import warnings
+
+import numpy as np
+import pytest
+import sklearn.linear_model as sklm
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError, UndefinedMetricWarning
+from sklearn.metrics import r2_score
+
+from xplearn import config_context
+from xplearn._xp import to_numpy
+from xplearn.linear_model import LinearRegression
+from xplearn.testing import assert_allclose_xp, assert_on_backend
+
+DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+
+
+def _make_data(seed=0, n_samples=40, n_features=5, n_targets=None):
+    """Well-conditioned data with offset features and a non-zero intercept."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features)) + rng.uniform(-3, 3, n_features)
+    shape = (n_features,) if n_targets is None else (n_features, n_targets)
+    coef = rng.uniform(-2, 2, shape)
+    noise_shape = (n_samples,) if n_targets is None else (n_samples, n_targets)
+    y = X @ coef + 1.5 + 0.1 * rng.standard_normal(noise_shape)
+    return X, y
+
+
+def _tolerance(dtype):
+    if dtype == np.float64:
+        return {"rtol": 1e-6, "atol": 1e-9}
+    return {"rtol": 1e-4, "atol": 1e-4}
+
+
+def _skip_without_float64(backend, dtype):
+    if dtype == np.float64 and not backend.has_float64:
+        pytest.skip(f"{backend} has no float64")
+
+
+def _fit_both(backend, dtype, X, y, sample_weight=None, **params):
+    """Fit xplearn on ``backend`` in ``dtype`` and scikit-learn on float64 NumPy."""
+    ours = LinearRegression(**params).fit(
+        backend.asarray(X, dtype=dtype),
+        backend.asarray(y, dtype=dtype),
+        sample_weight=None if sample_weight is None else backend.asarray(sample_weight, dtype),
+    )
+    reference = sklm.LinearRegression(**params).fit(X, y, sample_weight=sample_weight)
+    return ours, reference
+
+
+def _assert_matches(ours, reference, backend, dtype, X):
+    tolerance = _tolerance(dtype)
+    xp = backend.xp
+    expected_dtype = xp.float64 if dtype == np.float64 else xp.float32
+    for name in ("coef_", "intercept_"):
+        value = getattr(ours, name)
+        assert_on_backend(value, backend)
+        assert value.dtype == expected_dtype, f"{name} is {value.dtype}"
+        expected = np.asarray(getattr(reference, name))  # intercept_ is a NumPy scalar
+        assert_allclose_xp(value, expected, err_msg=name, **tolerance)
+    assert tuple(ours.coef_.shape) == reference.coef_.shape
+    predicted = ours.predict(backend.asarray(X, dtype=dtype))
+    assert_on_backend(predicted, backend)
+    assert predicted.dtype == expected_dtype
+    assert tuple(predicted.shape) == reference.predict(X).shape
+    assert_allclose_xp(predicted, reference.predict(X), **tolerance)
+
+
+@DTYPES
+@pytest.mark.parametrize("n_targets", [None, 3], ids=["y1d", "y2d"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "no_intercept"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_matches_sklearn(backend, dtype, n_targets, fit_intercept, weighted):
+    _skip_without_float64(backend, dtype)
+    X, y = _make_data(0, n_targets=n_targets)
+    weights = np.random.default_rng(1).uniform(0.1, 3.0, X.shape[0]) if weighted else None
+    ours, reference = _fit_both(backend, dtype, X, y, weights, fit_intercept=fit_intercept)
+    _assert_matches(ours, reference, backend, dtype, X)
+    assert ours.rank_ == reference.rank_
+    assert isinstance(ours.rank_, int)
+    assert_on_backend(ours.singular_, backend)
+    assert_allclose_xp(ours.singular_, reference.singular_, **_tolerance(dtype))
+    assert ours.n_features_in_ == X.shape[1]
+    if n_targets is None:
+        assert ours.intercept_.ndim == 0
+    else:
+        assert tuple(ours.intercept_.shape) == (n_targets,)
+    if not fit_intercept:
+        assert_allclose_xp(ours.intercept_, np.zeros(np.shape(ours.intercept_)), atol=0)
+
+
+@DTYPES
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "no_intercept"])
+def test_fewer_samples_than_features_gives_min_norm(backend, dtype, fit_intercept):
+    """n_samples < n_features: the minimum-norm solution, as scipy's lstsq."""
+    _skip_without_float64(backend, dtype)
+    X, y = _make_data(2, n_samples=8, n_features=15, n_targets=2)
+    ours, reference = _fit_both(backend, dtype, X, y, fit_intercept=fit_intercept)
+    _assert_matches(ours, reference, backend, dtype, X)
+    assert ours.rank_ == reference.rank_ == (7 if fit_intercept else 8)
+    # an exact interpolation of the training data
+    assert_allclose_xp(ours.predict(backend.asarray(X, dtype=dtype)), y, rtol=1e-3, atol=1e-3)
+
+
+@DTYPES
+def test_rank_deficient_duplicated_column(backend, dtype):
+    _skip_without_float64(backend, dtype)
+    X, y = _make_data(3, n_features=4)
+    X = np.concatenate([X, X[:, [1]]], axis=1)
+    ours, reference = _fit_both(backend, dtype, X, y)
+    _assert_matches(ours, reference, backend, dtype, X)
+    assert ours.rank_ == reference.rank_ == 4
+    coef = to_numpy(ours.coef_)
+    # the minimum-norm solution splits the duplicated feature's weight evenly
+    np.testing.assert_allclose(coef[1], coef[4], **_tolerance(dtype))
+
+
+@DTYPES
+def test_integer_weights_equal_repeated_rows(backend, dtype):
+    _skip_without_float64(backend, dtype)
+    X, y = _make_data(4, n_samples=30, n_targets=2)
+    weights = np.random.default_rng(5).integers(0, 4, X.shape[0])
+    weights[:3] = [0, 2, 3]
+    repeated = LinearRegression().fit(
+        backend.asarray(np.repeat(X, weights, axis=0), dtype),
+        backend.asarray(np.repeat(y, weights, axis=0), dtype),
+    )
+    weighted = LinearRegression().fit(
+        backend.asarray(X, dtype), backend.asarray(y, dtype), sample_weight=backend.asarray(weights)
+    )
+    tolerance = _tolerance(dtype)
+    assert_allclose_xp(weighted.coef_, repeated.coef_, **tolerance)
+    assert_allclose_xp(weighted.intercept_, repeated.intercept_, **tolerance)
+
+
+def test_float32_preserved_and_mixed_policy(backend):
+    X, y = _make_data(6, n_targets=2)
+    reference = sklm.LinearRegression().fit(X, y)
+    xp = backend.xp
+    for policy in ("preserve", "mixed", "float32"):
+        ours = LinearRegression(dtype_policy=policy).fit(
+            backend.asarray(X, np.float32), backend.asarray(y, np.float32)
+        )
+        for name in ("coef_", "intercept_", "singular_"):
+            value = getattr(ours, name)
+            assert_on_backend(value, backend)
+            assert value.dtype == xp.float32, f"{policy}: {name} is {value.dtype}"
+        assert_allclose_xp(ours.coef_, reference.coef_, rtol=1e-4, atol=1e-4)
+        assert_allclose_xp(ours.intercept_, np.asarray(reference.intercept_), rtol=1e-4, atol=1e-4)
+        assert ours.predict(backend.asarray(X, np.float32)).dtype == xp.float32
+
+
+def test_float64_policy_and_global_config(backend):
+    if not backend.has_float64:
+        pytest.skip(f"{backend} has no float64")
+    X, y = _make_data(7)
+    X32, y32 = backend.asarray(X, np.float32), backend.asarray(y, np.float32)
+    ours = LinearRegression(dtype_policy="float64").fit(X32, y32)
+    assert ours.coef_.dtype == backend.xp.float64
+    with config_context(dtype_policy="float64"):
+        assert LinearRegression().fit(X32, y32).coef_.dtype == backend.xp.float64
+
+
+def test_mixed_policy_without_float64(no_float64):
+    """On a device without float64 "mixed" accumulates in float32, with no error."""
+    X, y = _make_data(8)
+    ours = LinearRegression(dtype_policy="mixed").fit(
+        no_float64.asarray(X, np.float32), no_float64.asarray(y, np.float32)
+    )
+    assert ours.coef_.dtype == no_float64.xp.float32
+    assert_on_backend(ours.coef_, no_float64)
+    reference = sklm.LinearRegression().fit(X, y)
+    assert_allclose_xp(ours.coef_, reference.coef_, rtol=1e-4, atol=1e-4)
+
+
+def test_integer_input_uses_default_float(backend):
+    rng = np.random.default_rng(9)
+    X = rng.integers(-5, 5, (20, 3))
+    y = X @ np.array([1, -2, 3]) + 4
+    ours = LinearRegression().fit(backend.asarray(X), backend.asarray(y))
+    assert backend.xp.isdtype(ours.coef_.dtype, "real floating")
+    assert_allclose_xp(ours.coef_, np.array([1.0, -2.0, 3.0]), rtol=1e-4, atol=1e-4)
+    assert_allclose_xp(ours.intercept_, np.asarray(4.0), rtol=1e-4)
+
+
+@pytest.mark.parametrize("n_targets", [None, 2], ids=["y1d", "y2d"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_score_matches_r2_score(backend, n_targets, weighted):
+    dtype = np.float64 if backend.has_float64 else np.float32
+    X, y = _make_data(10, n_targets=n_targets)
+    X_test, y_test = _make_data(11, n_samples=25, n_targets=n_targets)
+    y_test = y_test + 0.5  # some error for R^2 to measure
+    weights = np.random.default_rng(12).uniform(0.1, 2, 25) if weighted else None
+    ours = LinearRegression().fit(backend.asarray(X, dtype), backend.asarray(y, dtype))
+    reference = sklm.LinearRegression().fit(X, y)
+    score = ours.score(
+        backend.asarray(X_test, dtype),
+        backend.asarray(y_test, dtype),
+        sample_weight=None if weights is None else backend.asarray(weights, dtype),
+    )
+    assert isinstance(score, float)
+    expected = r2_score(y_test, reference.predict(X_test), sample_weight=weights)
+    np.testing.assert_allclose(score, expected, rtol=1e-6 if dtype == np.float64 else 1e-4)
+
+
+def test_score_constant_target_and_single_sample():
+    """Constant y: 1.0 if predicted exactly, 0.0 otherwise (scikit-learn's convention)."""
+    X = np.array([[1.0], [2.0], [3.0]])
+    model = LinearRegression().fit(X, np.array([2.0, 2.0, 2.0]))
+    assert model.score(X, np.array([2.0, 2.0, 2.0])) == 1.0
+    assert model.score(X, np.array([3.0, 3.0, 3.0])) == 0.0
+    with pytest.warns(UndefinedMetricWarning, match="less than two samples"):
+        assert np.isnan(model.score(X[:1], np.array([2.0])))
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_samples=st.integers(8, 30),
+    n_features=st.integers(1, 5),
+    permutation_seed=st.integers(0, 2**32 - 1),
+    weighted=st.booleans(),
+)
+def test_invariant_to_row_permutation_and_inputs_unchanged(
+    seed, n_samples, n_features, permutation_seed, weighted
+):
+    X, y = _make_data(seed, n_samples, n_features)
+    weights = np.random.default_rng(seed).uniform(0.5, 2, n_samples) if weighted else None
+    X_before, y_before = X.copy(), y.copy()
+    weights_before = None if weights is None else weights.copy()
+    order = np.random.default_rng(permutation_seed).permutation(n_samples)
+    reference = LinearRegression().fit(X, y, sample_weight=weights)
+    shuffled = LinearRegression().fit(
+        X[order], y[order], sample_weight=None if weights is None else weights[order]
+    )
+    np.testing.assert_allclose(shuffled.coef_, reference.coef_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(shuffled.intercept_, reference.intercept_, rtol=1e-7, atol=1e-9)
+    predicted = reference.predict(X)
+    np.testing.assert_allclose(shuffled.predict(X[order]), predicted[order], rtol=1e-7, atol=1e-9)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(y, y_before)
+    if weights is not None:
+        np.testing.assert_array_equal(weights, weights_before)
+
+
+def test_inputs_unchanged_on_backend(backend):
+    X, y = _make_data(13, n_targets=2)
+    X_backend, y_backend = backend.asarray(X), backend.asarray(y)
+    weights = backend.asarray(np.linspace(0.5, 2.0, X.shape[0]))
+    model = LinearRegression().fit(X_backend, y_backend, sample_weight=weights)
+    model.predict(X_backend)
+    model.score(X_backend, y_backend)
+    np.testing.assert_array_equal(to_numpy(X_backend), X)
+    np.testing.assert_array_equal(to_numpy(y_backend), y)
+    np.testing.assert_array_equal(to_numpy(weights), np.linspace(0.5, 2.0, X.shape[0]))
+
+
+# ---------------------------------------------------------------------------------------
+# Errors and scikit-learn compatibility
+
+
+def test_y_none_is_an_error():
+    X, _ = _make_data()
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        LinearRegression().fit(X, None)
+
+
+def test_y_of_wrong_length_is_an_error(backend):
+    X, y = _make_data()
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        LinearRegression().fit(backend.asarray(X), backend.asarray(y[:-1]))
+
+
+def test_nan_in_y_is_an_error(backend):
+    X, y = _make_data()
+    y[3] = np.nan
+    with pytest.raises(ValueError, match=r"LinearRegression\.fit\(\).*NaN"):
+        LinearRegression().fit(backend.asarray(X), backend.asarray(y))
+
+
+def test_wrong_number_of_features_at_predict(backend):
+    X, y = _make_data(n_features=5)
+    model = LinearRegression().fit(backend.asarray(X), backend.asarray(y))
+    with pytest.raises(ValueError, match=r"LinearRegression\.predict\(\): X has 4 features"):
+        model.predict(backend.asarray(X[:, :4]))
+
+
+def test_not_fitted():
+    with pytest.raises(NotFittedError, match=r"LinearRegression\.predict\(\)"):
+        LinearRegression().predict(np.ones((2, 2)))
+
+
+def test_positive_is_not_supported():
+    X, y = _make_data()
+    with pytest.raises(NotImplementedError, match=r"LinearRegression\.fit\(\).*positive"):
+        LinearRegression(positive=True).fit(X, y)
+
+
+def test_negative_tol_is_an_error():
+    X, y = _make_data()
+    with pytest.raises(ValueError, match="tol must be a non-negative number"):
+        LinearRegression(tol=-1.0).fit(X, y)
+
+
+def test_score_with_wrong_number_of_targets():
+    X, y = _make_data(n_targets=2)
+    model = LinearRegression().fit(X, y)
+    with pytest.raises(ValueError, match="2"):
+        model.score(X, np.stack([y[:, 0]] * 3, axis=1))
+
+
+def test_parameters_mirror_sklearn():
+    """Every scikit-learn parameter is accepted, plus dtype_policy; clone works."""
+    ours = LinearRegression().get_params()
+    theirs = sklm.LinearRegression().get_params()
+    assert set(ours) == set(theirs) | {"dtype_policy"}
+    for name, value in theirs.items():
+        assert ours[name] == value, name
+    model = LinearRegression(fit_intercept=False, tol=1e-8, dtype_policy="mixed")
+    assert clone(model).get_params() == model.get_params()
+
+
+def test_column_vector_y_keeps_2d_attributes():
+    X, y = _make_data()
+    ours = LinearRegression().fit(X, y[:, None])
+    reference = sklm.LinearRegression().fit(X, y[:, None])
+    assert ours.coef_.shape == reference.coef_.shape == (1, X.shape[1])
+    assert ours.intercept_.shape == reference.intercept_.shape == (1,)
+    assert ours.predict(X).shape == (X.shape[0], 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(ours.predict(X), reference.predict(X), rtol=1e-10)
