@@ -202,6 +202,7 @@ def validate_data(
     y_required: bool = False,
     ensure_min_samples: int = 1,
     n_features: int | None = None,
+    y_kind: str = "numeric",
 ) -> Validated:
     """Validate ``X`` (and ``y``, ``sample_weight``) for a method of ``estimator``.
 
@@ -215,7 +216,10 @@ def validate_data(
         Input data: an array of any supported namespace, or an array-like (list, pandas
         object), which is converted to NumPy at fit and to the fitted namespace later.
     y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
-        Numeric targets, in the namespace and on the device of X.
+        Targets. Numeric targets (``y_kind="numeric"``) must be in the namespace and on
+        the device of X and are cast to the compute dtype. Class labels
+        (``y_kind="labels"``) are either an array of X's namespace on X's device, or
+        host labels of any kind (a NumPy array or a list, e.g. strings), returned as is.
     method : str
         Name of the public method, e.g. ``"fit"``, for messages.
     reset : bool
@@ -229,6 +233,9 @@ def validate_data(
     n_features : int, default=None
         With ``reset=False``, the number of columns X must have, when it is not
         ``n_features_in_`` (e.g. ``inverse_transform`` takes ``n_components_`` columns).
+    y_kind : {"numeric", "labels"}, default="numeric"
+        How y is validated: regression targets, or class labels (1-D; a column vector is
+        raveled with a ``DataConversionWarning``, as scikit-learn does).
 
     Returns
     -------
@@ -246,12 +253,18 @@ def validate_data(
         )
 
     feature_names = _feature_names(X)
+    # host labels (NumPy arrays, lists) may accompany X of any namespace
+    y_for_namespace = None if y_kind == "labels" and _is_host_labels(y) else y
     if reset:
         xp, device = get_namespace_and_device(
-            X, y, sample_weight, names=("X", "y", "sample_weight"), method=prefix[:-2]
+            X,
+            y_for_namespace,
+            sample_weight,
+            names=("X", "y", "sample_weight"),
+            method=prefix[:-2],
         )
     else:
-        xp, device = _check_same_as_fit(estimator, X, y, sample_weight, prefix)
+        xp, device = _check_same_as_fit(estimator, X, y_for_namespace, sample_weight, prefix)
     X = _to_namespace_input(X, "X", prefix, xp, device)
     _check_dtype(xp, X, "X", prefix)
     _as_2d_or_raise(xp, X, prefix)
@@ -291,7 +304,9 @@ def validate_data(
     X = xp.astype(X, dtypes.compute, copy=False)
     _check_finite(xp, X, "X", prefix)
 
-    if y is not None:
+    if y is not None and y_kind == "labels":
+        y = _validate_labels(xp, y, n_samples, prefix)
+    elif y is not None:
         y = _validate_y(xp, device, y, n_samples, dtypes.compute, prefix)
     if sample_weight is not None:
         sample_weight = check_sample_weight(
@@ -362,6 +377,53 @@ def _inference_dtypes(
         return resolve_dtypes(xp, device, input_dtype, policy, method=prefix[:-2])
     fitted = estimator._fit_context[2]
     return DtypePlan(fitted, fitted)
+
+
+def _is_host_labels(y: Any) -> bool:
+    return y is not None and (isinstance(y, np.ndarray) or not is_array(y))
+
+
+def _validate_labels(xp: ModuleType, y: Any, n_samples: int, prefix: str) -> Any:
+    """Class labels: 1-D, one per sample, no NaN; host labels stay NumPy arrays."""
+    if _is_sparse(y):
+        raise TypeError(f"{prefix}y is a sparse matrix, but class labels must be dense.")
+    if _is_host_labels(y):
+        y = np.asarray(y)
+        label_xp = numpy_namespace()
+    else:
+        label_xp = xp
+    if y.ndim == 2 and y.shape[1] == 1:
+        import warnings
+
+        from sklearn.exceptions import DataConversionWarning
+
+        warnings.warn(
+            f"{prefix}A column-vector y was passed when a 1d array was expected. Please "
+            "change the shape of y to (n_samples,), for example using ravel().",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        y = label_xp.reshape(y, (-1,))
+    if y.ndim != 1:
+        raise ValueError(
+            f"{prefix}y must be 1D of shape (n_samples,) with one class label per sample, "
+            f"got shape {tuple(y.shape)}."
+        )
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"{prefix}X and y have inconsistent numbers of samples: X has {n_samples}, y has "
+            f"{y.shape[0]}. Found input variables with inconsistent numbers of samples: "
+            f"[{n_samples}, {y.shape[0]}]"
+        )
+    if isinstance(y, np.ndarray) and y.dtype.kind in "OUS":
+        if y.dtype.kind == "O" and any(label is None for label in y.tolist()):
+            raise ValueError(f"{prefix}y contains None; every sample needs a class label.")
+        return y
+    if label_xp.isdtype(y.dtype, "complex floating"):
+        raise ValueError(f"{prefix}Complex data not supported: y has dtype {y.dtype}.")
+    if label_xp.isdtype(y.dtype, "real floating"):
+        _check_finite(label_xp, y, "y", prefix)
+    return y
 
 
 def _validate_y(
