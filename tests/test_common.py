@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sklearn.base import clone, is_regressor
+from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from xplearn._xp import to_numpy
@@ -41,7 +41,7 @@ def _expected_failed_checks(estimator):
     # keys every parametrization of it (each namespace pair).
     failures = dict(type(estimator)._capabilities.expected_failed_checks)
     uses_other_inputs = "sample_weight" in inspect.signature(estimator.fit).parameters
-    if uses_other_inputs or is_regressor(estimator):
+    if uses_other_inputs or is_regressor(estimator) or is_classifier(estimator):
         failures["check_array_api_mixed_inputs"] = MIXED_INPUTS_REASON
     return failures
 
@@ -67,13 +67,24 @@ def _make_data(seed, n_samples, n_features, dtype=np.float64):
     return X.astype(dtype), y.astype(dtype)
 
 
+def _target(estimator, y):
+    """Class labels (three classes, by terciles of y) for classifiers, y otherwise."""
+    if not is_classifier(estimator):
+        return y
+    return np.digitize(y, np.quantile(y, [1 / 3, 2 / 3])).astype(np.int64)
+
+
 def _fit_args(estimator, X, y):
-    return (X, y) if is_regressor(estimator) else (X,)
+    return (X, y) if is_regressor(estimator) or is_classifier(estimator) else (X,)
 
 
 def _output(estimator, X):
     """The main output of a fitted estimator: predict for regressors, transform otherwise."""
-    return estimator.predict(X) if is_regressor(estimator) else estimator.transform(X)
+    if is_regressor(estimator):
+        return estimator.predict(X)
+    if is_classifier(estimator):
+        return estimator.predict_proba(X)
+    return estimator.transform(X)
 
 
 data_shapes = {
@@ -88,6 +99,7 @@ data_shapes = {
 def test_inputs_unchanged(estimator, seed, n_samples, n_features):
     """Neither fit nor predict/transform modifies its inputs."""
     X, y = _make_data(seed, n_samples, n_features)
+    y = _target(estimator, y)
     X_before, y_before = X.copy(), y.copy()
     fitted = clone(estimator).fit(*_fit_args(estimator, X, y))
     _output(fitted, X)
@@ -100,6 +112,7 @@ def test_inputs_unchanged(estimator, seed, n_samples, n_features):
 def test_fit_invariant_to_row_order(estimator, seed, n_samples, n_features, permutation_seed):
     """Shuffling the training rows does not change the fitted model's outputs."""
     X, y = _make_data(seed, n_samples, n_features)
+    y = _target(estimator, y)
     order = np.random.default_rng(permutation_seed).permutation(n_samples)
     reference = clone(estimator).fit(*_fit_args(estimator, X, y))
     shuffled = clone(estimator).fit(*_fit_args(estimator, X[order], y[order]))
@@ -111,6 +124,7 @@ def test_float32_preserved(estimator, backend):
     """Under the default "preserve" policy float32 in gives float32 out, on every backend."""
     xp = backend.xp
     X, y = _make_data(0, 30, 4, dtype=np.float32)
+    y = _target(estimator, y)
     X_backend, y_backend = backend.asarray(X), backend.asarray(y)
     fitted = clone(estimator).fit(*_fit_args(estimator, X_backend, y_backend))
     output = _output(fitted, X_backend)
@@ -132,6 +146,7 @@ def test_backend_agrees_with_numpy(estimator, backend, dtype):
     if dtype == np.float64 and not backend.has_float64:
         pytest.skip(f"{backend} has no float64")
     X, y = _make_data(1, 50, 5, dtype=dtype)
+    y = _target(estimator, y)
     reference = clone(estimator).fit(*_fit_args(estimator, X, y))
     X_backend, y_backend = backend.asarray(X), backend.asarray(y)
     fitted = clone(estimator).fit(*_fit_args(estimator, X_backend, y_backend))

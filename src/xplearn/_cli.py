@@ -304,6 +304,7 @@ def _make_data(kind: str, n_samples: int, n_features: int) -> tuple[Any, Any]:
             n_samples=n_samples,
             n_features=n_features,
             n_informative=min(n_features, 5),
+            n_redundant=0,
             n_classes=3,
             random_state=0,
         )

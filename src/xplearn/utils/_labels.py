@@ -22,7 +22,13 @@ import numpy as np
 from xplearn._xp import move_to, numpy_namespace
 from xplearn._xp._ops import is_lazy, materialize
 
-__all__ = ["EncodedLabels", "decode_labels", "encode_labels", "encode_with_classes"]
+__all__ = [
+    "EncodedLabels",
+    "decode_labels",
+    "encode_labels",
+    "encode_with_classes",
+    "is_host_labels",
+]
 
 
 class EncodedLabels(NamedTuple):
@@ -42,8 +48,14 @@ class EncodedLabels(NamedTuple):
     codes: Any
 
 
-def _is_host(labels: Any) -> bool:
+def is_host_labels(labels: Any) -> bool:
+    """Whether ``labels`` are host labels (a NumPy array), not an array of X's namespace."""
     return isinstance(labels, np.ndarray)
+
+
+def _sortable(xp: ModuleType, labels: Any) -> Any:
+    # sort and searchsorted take no bool arrays in the standard: encode bools as 0/1
+    return xp.astype(labels, xp.int8) if labels.dtype == xp.bool else labels
 
 
 def encode_labels(
@@ -71,15 +83,17 @@ def encode_labels(
     ValueError
         Fewer than ``min_classes`` classes.
     """
-    if _is_host(y):
+    if is_host_labels(y):
         classes, codes = np.unique(y, return_inverse=True)
         codes = move_to(codes.reshape(-1), xp, device)
     else:
         classes = xp.unique_values(y)
         if is_lazy(xp):
             (classes,) = materialize(xp, classes)
-        classes = xp.sort(classes)
-        codes = xp.searchsorted(classes, y)
+        classes = xp.sort(_sortable(xp, classes))
+        codes = xp.searchsorted(classes, _sortable(xp, y))
+        if y.dtype == xp.bool:
+            classes = xp.astype(classes, xp.bool)
     n_classes = classes.shape[0]
     if n_classes < min_classes:
         from xplearn._xp import to_numpy
@@ -96,32 +110,44 @@ def encode_labels(
 def encode_with_classes(xp: ModuleType, device: Any, y: Any, classes: Any, prefix: str) -> Any:
     """Encode ``y`` against known ``classes`` (``partial_fit``, ``score``).
 
+    Device labels of two numeric dtypes are compared in the wider one.
+
     Raises
     ------
     ValueError
-        If ``y`` holds a label that is not in ``classes``, naming it.
+        If ``y`` holds a label that is not in ``classes`` (the message names the unknown
+        labels), or if ``y`` and ``classes`` come in different forms.
     """
-    if _is_host(classes) != _is_host(y):
+    host = is_host_labels(classes)
+    if host != is_host_labels(y):
         raise ValueError(
             f"{prefix}y must come in the form the classes were given: "
-            f"{'a NumPy array or list' if _is_host(classes) else 'an array of X namespace'}."
+            f"{'a NumPy array or list' if host else 'an array of the namespace of X'}."
         )
-    label_xp = numpy_namespace() if _is_host(classes) else xp
-    codes = label_xp.searchsorted(classes, y)
+    label_xp = numpy_namespace() if host else xp
+    if not host and y.dtype != classes.dtype:
+        wider = classes.dtype if xp.isdtype(classes.dtype, "real floating") else y.dtype
+        y, classes = xp.astype(y, wider), xp.astype(classes, wider)
+    sortable_classes, sortable_y = _sortable(label_xp, classes), _sortable(label_xp, y)
+    codes = label_xp.searchsorted(sortable_classes, sortable_y)
     clipped = label_xp.clip(codes, 0, classes.shape[0] - 1)
-    known = label_xp.take(classes, clipped) == y
+    known = label_xp.take(sortable_classes, clipped) == sortable_y
     if not bool(label_xp.all(known)):
-        unknown = y[~known][:5]
+        # built on the host: lazy and strict namespaces cannot slice by a mask here
+        from xplearn._xp import to_numpy
+
+        host_y, host_known = to_numpy(y), to_numpy(known)
+        unknown = np.unique(host_y[~host_known]).tolist()
         raise ValueError(
-            f"{prefix}y contains labels not in classes: {list(np.asarray(unknown).tolist())}; "
-            f"the classes are {list(np.asarray(classes).tolist())}."
+            f"{prefix}y contains labels not in classes: {unknown[:10]}; the classes are "
+            f"{to_numpy(classes).tolist()}."
         )
-    return move_to(clipped, xp, device) if _is_host(classes) else clipped
+    return move_to(clipped, xp, device) if host else clipped
 
 
 def decode_labels(classes: Any, codes: Any) -> Any:
     """Labels for class indices ``codes``: NumPy for host classes, else ``classes``' namespace."""
-    if _is_host(classes):
+    if is_host_labels(classes):
         from xplearn._xp import to_numpy
 
         return classes[to_numpy(codes)]

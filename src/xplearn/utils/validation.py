@@ -397,9 +397,10 @@ def _validate_labels(xp: ModuleType, y: Any, n_samples: int, prefix: str) -> Any
 
         from sklearn.exceptions import DataConversionWarning
 
+        # scikit-learn's checks match the start of this message: the method comes last
         warnings.warn(
-            f"{prefix}A column-vector y was passed when a 1d array was expected. Please "
-            "change the shape of y to (n_samples,), for example using ravel().",
+            "A column-vector y was passed when a 1d array was expected. Please change the "
+            f"shape of y to (n_samples,), for example using ravel() (in {prefix[:-2]}).",
             DataConversionWarning,
             stacklevel=3,
         )
@@ -423,6 +424,12 @@ def _validate_labels(xp: ModuleType, y: Any, n_samples: int, prefix: str) -> Any
         raise ValueError(f"{prefix}Complex data not supported: y has dtype {y.dtype}.")
     if label_xp.isdtype(y.dtype, "real floating"):
         _check_finite(label_xp, y, "y", prefix)
+        if not bool(label_xp.all(label_xp.round(y) == y)):
+            raise ValueError(
+                f"{prefix}Unknown label type: continuous. A classifier needs class labels, "
+                "but y holds non-integer floats; use a regressor for a continuous target, "
+                "or encode the classes as integers or strings."
+            )
     return y
 
 

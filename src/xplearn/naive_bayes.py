@@ -1,0 +1,527 @@
+"""Gaussian naive Bayes written once against the Array API."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from types import ModuleType
+from typing import Any, ClassVar
+
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from xplearn._xp import (
+    array_namespace,
+    device_of,
+    is_array,
+    move_to,
+    namespace_name,
+    numpy_namespace,
+    resolve_dtypes,
+    to_numpy,
+)
+from xplearn._xp._ops import materialize
+from xplearn.base import Capabilities, XPEstimatorMixin
+from xplearn.utils._labels import (
+    decode_labels,
+    encode_labels,
+    encode_with_classes,
+    is_host_labels,
+)
+from xplearn.utils.validation import method_name, validate_data
+
+__all__ = ["GaussianNB"]
+
+#: scikit-learn common checks that the foundation's validation does not let pass yet.
+_FITTED_STATE = (
+    "classes_",
+    "theta_",
+    "var_",
+    "class_count_",
+    "class_prior_",
+    "epsilon_",
+    "_theta_residual",
+)
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers shared with discriminant_analysis (private to the two modules)
+
+
+def _one_hot(xp: ModuleType, codes: Any, n_classes: int, dtype: Any, device: Any) -> Any:
+    """``(n_samples, n_classes)`` indicator matrix of class ``codes``, built by comparison."""
+    classes = xp.reshape(xp.arange(n_classes, dtype=codes.dtype, device=device), (1, -1))
+    return xp.astype(xp.reshape(codes, (-1, 1)) == classes, dtype)
+
+
+def _safe_log(xp: ModuleType, values: Any) -> Any:
+    """``log(values)`` with ``-inf`` for zeros, without NumPy's divide-by-zero warning."""
+    one = xp.asarray(1.0, dtype=values.dtype, device=device_of(values))
+    minus_inf = xp.asarray(-math.inf, dtype=values.dtype, device=device_of(values))
+    positive = values > 0
+    return xp.where(positive, xp.log(xp.where(positive, values, one)), minus_inf)
+
+
+def _logsumexp_rows(xp: ModuleType, values: Any) -> Any:
+    """``log(sum(exp(values), axis=1))`` as scikit-learn computes it (``log1p`` of the
+    non-maximal terms), stable for any finite or infinite entries; shape (n_samples, 1)."""
+    device = device_of(values)
+    dtype = values.dtype
+    row_max = xp.max(values, axis=1, keepdims=True)
+    is_max = values == row_max
+    n_max = xp.sum(xp.astype(is_max, dtype), axis=1, keepdims=True)
+    zero = xp.asarray(0.0, dtype=dtype, device=device)
+    minus_inf = xp.asarray(-math.inf, dtype=dtype, device=device)
+    shift = xp.where(xp.isfinite(row_max), row_max, zero)
+    others = xp.where(is_max, minus_inf, values)
+    total = xp.sum(xp.exp(others - shift), axis=1, keepdims=True)
+    total = xp.where(total == 0, total, total / n_max)
+    return xp.log1p(total) + xp.log(n_max) + row_max
+
+
+def _check_priors_shape(xp: ModuleType, priors: Any, n_classes: int, prefix: str) -> None:
+    if priors.ndim != 1 or priors.shape[0] != n_classes:
+        raise ValueError(
+            f"{prefix}Number of priors must match number of classes: got priors of shape "
+            f"{tuple(priors.shape)} for {n_classes} classes."
+        )
+    if not bool(xp.all(xp.isfinite(priors))):
+        raise ValueError(f"{prefix}priors must be finite, got {to_numpy(priors).tolist()}.")
+
+
+def _priors_array(xp: ModuleType, device: Any, priors: Any, dtype: Any, prefix: str) -> Any:
+    """User priors (list, NumPy array or array of any namespace) as an array of ``xp``
+    of ``dtype`` (cast on the host first: the device may lack float64)."""
+    hxp = numpy_namespace()
+    try:
+        host = hxp.asarray(to_numpy(priors) if is_array(priors) else priors)
+        host = hxp.astype(host, hxp.float64 if dtype == xp.float64 else hxp.float32)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{prefix}priors must be an array of numbers, got {priors!r}.") from error
+    return xp.astype(move_to(host, xp, device), dtype)
+
+
+def _labels_like(xp: ModuleType, device: Any, y: Any, labels: Any, prefix: str) -> Any:
+    """``labels`` (e.g. ``partial_fit``'s ``classes=``) in the form ``y`` came in: a NumPy
+    array for host labels, else an array of ``xp`` on ``device`` of y's dtype."""
+    if is_host_labels(y):
+        return to_numpy(labels) if is_array(labels) else numpy_namespace().asarray(labels)
+    if not is_array(labels) or _namespace_differs(xp, labels):
+        labels = move_to(numpy_namespace().asarray(to_numpy(labels)), xp, device)
+    labels = _as_label_dtype(xp, labels, y.dtype, prefix)
+    return labels
+
+
+def _namespace_differs(xp: ModuleType, array: Any) -> bool:
+    return namespace_name(array_namespace(array)) != namespace_name(xp)
+
+
+def _as_label_dtype(xp: ModuleType, labels: Any, dtype: Any, prefix: str) -> Any:
+    """Cast device labels to ``dtype``, refusing casts that change a label (0.5 -> 0)."""
+    if labels.dtype == dtype:
+        return labels
+    cast = xp.astype(labels, dtype)
+    if not bool(xp.all(xp.astype(cast, labels.dtype) == labels)):
+        raise ValueError(
+            f"{prefix}classes {to_numpy(labels).tolist()} cannot be represented in the dtype "
+            f"of y ({dtype})."
+        )
+    return cast
+
+
+# ---------------------------------------------------------------------------------------
+
+
+class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Gaussian naive Bayes.
+
+    Each class is modelled by independent normal distributions of the features; the
+    semantics are those of :class:`sklearn.naive_bayes.GaussianNB` (same variance
+    smoothing, same online updates of Chan, Golub and LeVeque in :meth:`partial_fit`),
+    computed with the array library of the input: NumPy, PyTorch, CuPy, Dask or any Array
+    API namespace. Fitted attributes live in that namespace and on that device.
+
+    Parameters
+    ----------
+    priors : array-like of shape (n_classes,), default=None
+        Prior probabilities of the classes (non-negative, summing to 1). If given, they
+        are not adjusted to the data.
+    var_smoothing : float, default=1e-9
+        Portion of the largest variance of all features that is added to every variance,
+        for numerical stability.
+    dtype_policy : {"preserve", "float32", "float64", "mixed"}, default=None
+        Dtype of the computation and fitted attributes; None takes the configured default
+        (``"preserve"``). ``"preserve"``: float32 data gives float32 attributes and
+        probabilities, float64 gives float64, integers the device's default float.
+        ``"mixed"``: float32 storage, with the class counts, means and variances (and
+        their online updates) accumulated in float64 where the device has it, then stored
+        in float32.
+
+    Attributes
+    ----------
+    classes_ : array of shape (n_classes,)
+        Class labels, sorted. An array of X's namespace for numeric labels given in it,
+        else a NumPy array (strings, lists); predictions come back in the same form.
+    class_count_ : array of shape (n_classes,)
+        Number of training samples (sum of their weights) seen in each class.
+    class_prior_ : array of shape (n_classes,)
+        Probability of each class.
+    theta_ : array of shape (n_classes, n_features)
+        Mean of each feature per class.
+    var_ : array of shape (n_classes, n_features)
+        Variance of each feature per class (including ``epsilon_``).
+    epsilon_ : 0-d array
+        Absolute additive value to variances: ``var_smoothing`` times the largest
+        (unweighted) feature variance of the data of the last call to ``fit`` or
+        ``partial_fit``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X had string column names.
+
+    See Also
+    --------
+    sklearn.naive_bayes.GaussianNB : The scikit-learn estimator this mirrors.
+
+    Notes
+    -----
+    The per-class sums are products of a one-hot class matrix with the data, so fitting
+    has no Python loop over samples or classes. The inference methods are free of
+    data-dependent Python control flow (they loop over the fitted classes only).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xplearn.naive_bayes import GaussianNB
+    >>> X = np.array([[-1, -1], [-2, -1], [-3, -2], [1, 1], [2, 1], [3, 2]])
+    >>> y = np.array([1, 1, 1, 2, 2, 2])
+    >>> GaussianNB().fit(X, y).predict([[-0.8, -1]])
+    array([1])
+    """
+
+    _capabilities: ClassVar[Capabilities] = Capabilities(
+        fallbacks={
+            "dask": (
+                "fit computes the class statistics in one pass (fitted attributes are "
+                "in-memory Dask arrays); the classes are found with one compute"
+            ),
+        },
+        onnx_methods=("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba"),
+    )
+
+    def __init__(self, *, priors=None, var_smoothing=1e-9, dtype_policy=None):
+        self.priors = priors
+        self.var_smoothing = var_smoothing
+        self.dtype_policy = dtype_policy
+
+    # -- fit ----------------------------------------------------------------------------
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit Gaussian naive Bayes to X, y.
+
+        Forgets what earlier calls to :meth:`fit` or :meth:`partial_fit` saw.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, of any supported namespace.
+        y : array-like of shape (n_samples,)
+            Class labels: an array of X's namespace and device, or a NumPy array or list
+            of any labels (strings included). At least 2 classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample.
+
+        Returns
+        -------
+        self : GaussianNB
+            The fitted estimator.
+        """
+        self._forget()
+        return self._partial_fit(X, y, None, sample_weight, "fit")
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Update the model with one more batch of samples.
+
+        The first call fixes the classes, namespace, device, dtype and number of
+        features; later batches must match them. Per-class means and variances are
+        combined as scikit-learn does (Chan, Golub and LeVeque's pairwise update).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch of training data.
+        y : array-like of shape (n_samples,)
+            Class labels of the batch, each one of ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Every class that can appear in y. Required on the first call; later calls
+            may omit it or must repeat the same classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample of the batch.
+
+        Returns
+        -------
+        self : GaussianNB
+            The updated estimator.
+        """
+        return self._partial_fit(X, y, classes, sample_weight, "partial_fit")
+
+    def _forget(self) -> None:
+        for name in _FITTED_STATE + ("n_features_in_", "feature_names_in_", "_fit_context"):
+            self.__dict__.pop(name, None)
+
+    def _check_params(self, prefix: str) -> float:
+        smoothing = self.var_smoothing
+        if (
+            isinstance(smoothing, bool)
+            or not isinstance(smoothing, numbers.Real)
+            or not math.isfinite(smoothing)
+            or smoothing < 0
+        ):
+            raise ValueError(
+                f"{prefix}var_smoothing must be a float >= 0; got var_smoothing={smoothing!r}."
+            )
+        return float(smoothing)
+
+    def _partial_fit(self, X, y, classes, sample_weight, method):
+        prefix = f"{method_name(self, method)}: "
+        smoothing = self._check_params(prefix)
+        first_call = not hasattr(self, "classes_")
+        if first_call and method == "partial_fit" and classes is None:
+            raise ValueError(
+                f"{prefix}classes must be passed on the first call to partial_fit: the list "
+                "of every class that can appear in y."
+            )
+        try:
+            return self._update(X, y, classes, sample_weight, method, prefix, smoothing, first_call)
+        except BaseException:
+            if first_call:  # a failed first call must not leave a half-fitted model
+                self._forget()
+            raise
+
+    def _update(self, X, y, classes, sample_weight, method, prefix, smoothing, first_call):
+        data = validate_data(
+            self,
+            X,
+            y,
+            method=method,
+            reset=first_call,
+            sample_weight=sample_weight,
+            y_required=True,
+            y_kind="labels",
+        )
+        xp, device, weights = data.xp, data.device, data.sample_weight
+        if first_call:
+            compute, accumulate = data.dtypes.compute, data.dtypes.accumulate
+        else:
+            # later batches are computed in the dtypes of the first one
+            compute = self._fit_context[2]
+            plan = resolve_dtypes(xp, device, compute, self.dtype_policy, method=prefix[:-2])
+            accumulate = plan.accumulate if plan.compute == compute else compute
+
+        codes, labels = self._encode(xp, device, data.y, classes, first_call, prefix)
+        n_classes = labels.shape[0]
+        X = xp.astype(xp.astype(data.X, compute, copy=False), accumulate, copy=False)
+
+        # as scikit-learn: the largest (unweighted) feature variance of this batch
+        epsilon = smoothing * xp.max(xp.var(X, axis=0))
+
+        # per-class weighted sums: products with the one-hot class matrix; two passes
+        # (means, then squared deviations from them) as scikit-learn
+        one_hot = _one_hot(xp, codes, n_classes, accumulate, device)
+        weighted = one_hot if weights is None else one_hot * xp.astype(weights, accumulate)[:, None]
+        counts = xp.sum(weighted, axis=0)
+        one = xp.asarray(1.0, dtype=accumulate, device=device)
+        safe_counts = xp.where(counts > 0, counts, one)[:, None]
+        batch_mean = (weighted.T @ X) / safe_counts
+        centered = X - one_hot @ batch_mean  # exact: one 1 per row of one_hot
+        batch_var = (weighted.T @ (centered * centered)) / safe_counts
+
+        # scikit-learn leaves a class whose batch weights sum to ~0 (np.isclose) unchanged
+        present = (counts > (0.0 if weights is None else 1e-8))[:, None]
+        if first_call:
+            # classes absent from the first batch start at 0, as in scikit-learn
+            zero = xp.asarray(0.0, dtype=accumulate, device=device)
+            theta = xp.where(present, batch_mean, zero)
+            var = xp.where(present, batch_var, zero)
+            seen = counts
+        else:
+            seen_before = xp.astype(self.class_count_, accumulate)
+            theta_before = xp.astype(self.theta_, accumulate)
+            if getattr(self, "_theta_residual", None) is not None:
+                theta_before = theta_before + xp.astype(self._theta_residual, accumulate)
+            # as scikit-learn: the new epsilon is taken off the stored variances
+            var_before = xp.astype(self.var_, accumulate) - epsilon
+            theta, var = _combine(
+                xp, seen_before, theta_before, var_before, counts, batch_mean, batch_var
+            )
+            theta = xp.where(present, theta, theta_before)
+            var = xp.where(present, var, var_before)
+            seen = seen_before + counts
+        var = var + epsilon
+
+        if first_call:
+            prior = self._initial_priors(xp, device, n_classes, accumulate, prefix)
+        else:
+            prior = None if self.priors is None else self.class_prior_
+        if self.priors is None:
+            prior = seen / xp.sum(seen)
+
+        stored_theta = xp.astype(theta, compute)
+        fitted = [
+            stored_theta,
+            xp.astype(var, compute),
+            xp.astype(seen, compute),
+            xp.astype(prior, compute),
+            xp.astype(xp.asarray(epsilon, dtype=accumulate, device=device), compute),
+        ]
+        if accumulate != compute:
+            # "mixed": keep what storing the means in float32 rounded off, so that later
+            # partial_fit calls combine with the float64 means
+            fitted.append(xp.astype(theta - xp.astype(stored_theta, accumulate), compute))
+        fitted = materialize(xp, *fitted)
+        self.theta_, self.var_, self.class_count_, self.class_prior_, self.epsilon_ = fitted[:5]
+        self._theta_residual = fitted[5] if len(fitted) > 5 else None
+        if first_call:
+            self.classes_ = labels
+        return self
+
+    def _encode(self, xp, device, y, classes, first_call, prefix):
+        """Class codes of y and the classes: found in y (``fit``), taken from ``classes``
+        (first ``partial_fit``) or the fitted ones (later calls)."""
+        if first_call and classes is None:
+            encoded = encode_labels(xp, device, y, prefix)
+            return encoded.codes, encoded.classes
+        if first_call:
+            given = _labels_like(xp, device, y, classes, prefix)
+            labels = encode_labels(xp, device, given, prefix).classes
+            return encode_with_classes(xp, device, y, labels, prefix), labels
+        labels = self.classes_
+        if classes is not None:
+            given = _labels_like(xp, device, y, classes, prefix)
+            given = encode_labels(xp, device, given, prefix, min_classes=1).classes
+            same = given.shape[0] == labels.shape[0] and bool(
+                numpy_namespace().all(to_numpy(given) == to_numpy(labels))
+            )
+            if not same:
+                raise ValueError(
+                    f"{prefix}classes={to_numpy(given).tolist()} is not the same as on the "
+                    f"last call to partial_fit, was: {to_numpy(labels).tolist()}."
+                )
+        return encode_with_classes(xp, device, y, labels, prefix), labels
+
+    def _initial_priors(self, xp, device, n_classes, dtype, prefix):
+        """Validated user priors, or None."""
+        if self.priors is None:
+            return None
+        priors = _priors_array(xp, device, self.priors, dtype, prefix)
+        _check_priors_shape(xp, priors, n_classes, prefix)
+        total = xp.sum(priors)
+        # np.isclose(total, 1.0): rtol=1e-5, atol=1e-8
+        if not bool(xp.abs(total - 1.0) <= 1e-8 + 1e-5):
+            raise ValueError(
+                f"{prefix}The sum of the priors should be 1, got {float(to_numpy(total))}."
+            )
+        if bool(xp.any(priors < 0)):
+            raise ValueError(
+                f"{prefix}Priors must be non-negative, got {to_numpy(priors).tolist()}."
+            )
+        return priors
+
+    # -- inference ----------------------------------------------------------------------
+
+    def _joint_log_likelihood(self, xp: ModuleType, X: Any, dtype: Any) -> Any:
+        theta, var, prior = self._fitted_arrays(dtype, "theta_", "var_", "class_prior_")
+        inverse = 1.0 / var
+        constant = _safe_log(xp, prior) - 0.5 * xp.sum(xp.log((2.0 * math.pi) * var), axis=1)
+        # one (n_samples,) column per fitted class: no (n_samples, n_classes, n_features)
+        # intermediate, and the direct (x - theta)**2 form keeps scikit-learn's precision
+        columns = []
+        for k in range(theta.shape[0]):
+            deviation = X - theta[k, :]
+            columns.append((deviation * deviation) @ inverse[k, :])
+        return constant - 0.5 * xp.stack(columns, axis=1)
+
+    def predict_joint_log_proba(self, X):
+        """Joint log-probability ``log P(x, c)`` of each sample and class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data in the namespace and on the device the model was fitted on.
+
+        Returns
+        -------
+        jll : array of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; same namespace and device as X.
+        """
+        data = validate_data(self, X, method="predict_joint_log_proba", reset=False)
+        return self._joint_log_likelihood(data.xp, data.X, data.dtypes.compute)
+
+    def predict_log_proba(self, X):
+        """Log-probability of each class for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data in the namespace and on the device the model was fitted on.
+
+        Returns
+        -------
+        log_proba : array of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
+        """
+        data = validate_data(self, X, method="predict_log_proba", reset=False)
+        return self._log_proba(data.xp, data.X, data.dtypes.compute)
+
+    def _log_proba(self, xp, X, dtype):
+        joint = self._joint_log_likelihood(xp, X, dtype)
+        return joint - _logsumexp_rows(xp, joint)
+
+    def predict_proba(self, X):
+        """Probability of each class for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data in the namespace and on the device the model was fitted on.
+
+        Returns
+        -------
+        proba : array of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; rows sum to 1.
+        """
+        data = validate_data(self, X, method="predict_proba", reset=False)
+        return data.xp.exp(self._log_proba(data.xp, data.X, data.dtypes.compute))
+
+    def predict(self, X):
+        """Most probable class of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data in the namespace and on the device the model was fitted on.
+
+        Returns
+        -------
+        y_pred : array of shape (n_samples,)
+            Labels from ``classes_``: in X's namespace for device labels, a NumPy array for
+            host labels.
+        """
+        data = validate_data(self, X, method="predict", reset=False)
+        joint = self._joint_log_likelihood(data.xp, data.X, data.dtypes.compute)
+        return decode_labels(self.classes_, data.xp.argmax(joint, axis=1))
+
+
+def _combine(xp, seen, theta, var, counts, batch_mean, batch_var):
+    """Merge per-class batch means and variances into running ones (scikit-learn's
+    ``GaussianNB._update_mean_variance``, for every class at once); classes not seen
+    before take the batch's statistics."""
+    total = seen + counts
+    one = xp.asarray(1.0, dtype=total.dtype, device=device_of(total))
+    safe_total = xp.where(total > 0, total, one)
+    seen, counts, total = seen[:, None], counts[:, None], safe_total[:, None]
+    new_theta = (counts * batch_mean + seen * theta) / total
+    difference = theta - batch_mean
+    ssd = seen * var + counts * batch_var + (counts * seen / total) * difference * difference
+    new_var = ssd / total
+    first = seen == 0
+    return xp.where(first, batch_mean, new_theta), xp.where(first, batch_var, new_var)
