@@ -19,7 +19,7 @@ from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from xplearn._xp import to_numpy
-from xplearn.testing import assert_allclose_xp, assert_on_backend
+from xplearn.testing import assert_allclose_xp, assert_on_backend, skip_without_float64
 from xplearn.utils.discovery import all_estimators
 
 ESTIMATORS = [cls() for _, cls in all_estimators()]
@@ -143,8 +143,7 @@ def test_float32_preserved(estimator, backend):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 def test_backend_agrees_with_numpy(estimator, backend, dtype):
     """Every backend gives NumPy's fitted attributes and outputs."""
-    if dtype == np.float64 and not backend.has_float64:
-        pytest.skip(f"{backend} has no float64")
+    skip_without_float64(backend, dtype)
     X, y = _make_data(1, 50, 5, dtype=dtype)
     y = _target(estimator, y)
     reference = clone(estimator).fit(*_fit_args(estimator, X, y))

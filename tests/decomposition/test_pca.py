@@ -11,7 +11,7 @@ from sklearn.exceptions import NotFittedError
 import xplearn
 from xplearn._xp import to_numpy
 from xplearn.decomposition import PCA
-from xplearn.testing import assert_allclose_xp, assert_on_backend
+from xplearn.testing import assert_allclose_xp, assert_on_backend, skip_without_float64
 
 SOLVERS = ["full", "covariance_eigh", "randomized"]
 ATTRIBUTES = [
@@ -37,11 +37,6 @@ def _make_data(seed, n_samples, n_features, decay=0.7):
     scales = 4.0 * decay ** np.arange(n_features)
     X = (rng.standard_normal((n_samples, n_features)) * scales) @ rotation.T
     return X + rng.uniform(-3.0, 3.0, n_features)
-
-
-def _skip_without_float64(backend, dtype):
-    if dtype == np.float64 and not backend.has_float64:
-        pytest.skip(f"{backend} has no float64")
 
 
 def _tolerances(dtype, reference):
@@ -85,7 +80,7 @@ def _assert_matches(fitted, reference, dtype, X_backend, X):
 def test_matches_sklearn(backend, solver, dtype, shape, n_components):
     """Fitted attributes and outputs equal scikit-learn's, signs included; they live on
     the input's backend, in its float dtype ("preserve")."""
-    _skip_without_float64(backend, dtype)
+    skip_without_float64(backend, dtype)
     X = _make_data(0, *shape).astype(dtype)
     # float32 fits are compared with the exact (float64) fit of the same values: both
     # scikit-learn's and ours are within float32 rounding of it

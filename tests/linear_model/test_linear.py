@@ -14,7 +14,7 @@ from sklearn.metrics import r2_score
 from xplearn import config_context
 from xplearn._xp import to_numpy
 from xplearn.linear_model import LinearRegression
-from xplearn.testing import assert_allclose_xp, assert_on_backend
+from xplearn.testing import assert_allclose_xp, assert_on_backend, skip_without_float64
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 
@@ -34,11 +34,6 @@ def _tolerance(dtype):
     if dtype == np.float64:
         return {"rtol": 1e-6, "atol": 1e-9}
     return {"rtol": 1e-4, "atol": 1e-4}
-
-
-def _skip_without_float64(backend, dtype):
-    if dtype == np.float64 and not backend.has_float64:
-        pytest.skip(f"{backend} has no float64")
 
 
 def _fit_both(backend, dtype, X, y, sample_weight=None, **params):
@@ -75,7 +70,7 @@ def _assert_matches(ours, reference, backend, dtype, X):
 @pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "no_intercept"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 def test_matches_sklearn(backend, dtype, n_targets, fit_intercept, weighted):
-    _skip_without_float64(backend, dtype)
+    skip_without_float64(backend, dtype)
     X, y = _make_data(0, n_targets=n_targets)
     weights = np.random.default_rng(1).uniform(0.1, 3.0, X.shape[0]) if weighted else None
     ours, reference = _fit_both(backend, dtype, X, y, weights, fit_intercept=fit_intercept)
@@ -97,7 +92,7 @@ def test_matches_sklearn(backend, dtype, n_targets, fit_intercept, weighted):
 @pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "no_intercept"])
 def test_fewer_samples_than_features_gives_min_norm(backend, dtype, fit_intercept):
     """n_samples < n_features: the minimum-norm solution, as scipy's lstsq."""
-    _skip_without_float64(backend, dtype)
+    skip_without_float64(backend, dtype)
     X, y = _make_data(2, n_samples=8, n_features=15, n_targets=2)
     ours, reference = _fit_both(backend, dtype, X, y, fit_intercept=fit_intercept)
     _assert_matches(ours, reference, backend, dtype, X)
@@ -108,7 +103,7 @@ def test_fewer_samples_than_features_gives_min_norm(backend, dtype, fit_intercep
 
 @DTYPES
 def test_rank_deficient_duplicated_column(backend, dtype):
-    _skip_without_float64(backend, dtype)
+    skip_without_float64(backend, dtype)
     X, y = _make_data(3, n_features=4)
     X = np.concatenate([X, X[:, [1]]], axis=1)
     ours, reference = _fit_both(backend, dtype, X, y)
@@ -121,7 +116,7 @@ def test_rank_deficient_duplicated_column(backend, dtype):
 
 @DTYPES
 def test_integer_weights_equal_repeated_rows(backend, dtype):
-    _skip_without_float64(backend, dtype)
+    skip_without_float64(backend, dtype)
     X, y = _make_data(4, n_samples=30, n_targets=2)
     weights = np.random.default_rng(5).integers(0, 4, X.shape[0])
     weights[:3] = [0, 2, 3]

@@ -9,7 +9,12 @@ from sklearn.base import clone
 
 from xplearn._xp import to_numpy
 from xplearn.linear_model import LinearRegression, Ridge
-from xplearn.testing import assert_allclose_xp, assert_on_backend, available_backends
+from xplearn.testing import (
+    assert_allclose_xp,
+    assert_on_backend,
+    available_backends,
+    skip_without_float64,
+)
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 
@@ -29,11 +34,6 @@ def _tolerance(dtype):
     if dtype == np.float64:
         return {"rtol": 1e-6, "atol": 1e-9}
     return {"rtol": 1e-4, "atol": 1e-4}
-
-
-def _skip_without_float64(backend, dtype):
-    if dtype == np.float64 and not backend.has_float64:
-        pytest.skip(f"{backend} has no float64")
 
 
 def _assert_matches(ours, reference, backend, dtype, X):
@@ -63,7 +63,7 @@ def _assert_matches(ours, reference, backend, dtype, X):
 @pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "no_intercept"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 def test_matches_sklearn(backend, dtype, n_targets, alpha, fit_intercept, weighted):
-    _skip_without_float64(backend, dtype)
+    skip_without_float64(backend, dtype)
     X, y = _make_data(0, n_targets=n_targets)
     weights = np.random.default_rng(1).uniform(0.1, 3.0, X.shape[0]) if weighted else None
     params = {"alpha": alpha, "fit_intercept": fit_intercept}
@@ -84,7 +84,7 @@ def test_matches_sklearn(backend, dtype, n_targets, alpha, fit_intercept, weight
 @pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "no_intercept"])
 @pytest.mark.parametrize("alpha", [1e-3, 1.0, [0.5, 5.0]], ids=["small", "one", "per_target"])
 def test_fewer_samples_than_features(backend, dtype, fit_intercept, alpha):
-    _skip_without_float64(backend, dtype)
+    skip_without_float64(backend, dtype)
     X, y = _make_data(2, n_samples=8, n_features=15, n_targets=2)
     params = {"alpha": alpha, "fit_intercept": fit_intercept}
     ours = Ridge(**params).fit(backend.asarray(X, dtype), backend.asarray(y, dtype))
@@ -94,7 +94,7 @@ def test_fewer_samples_than_features(backend, dtype, fit_intercept, alpha):
 
 @DTYPES
 def test_per_target_alpha_equals_separate_fits(backend, dtype):
-    _skip_without_float64(backend, dtype)
+    skip_without_float64(backend, dtype)
     X, y = _make_data(3, n_targets=3)
     alphas = [0.01, 1.0, 100.0]
     joint = Ridge(alpha=backend.asarray(alphas, dtype)).fit(
@@ -110,7 +110,7 @@ def test_per_target_alpha_equals_separate_fits(backend, dtype):
 
 @DTYPES
 def test_integer_weights_equal_repeated_rows(backend, dtype):
-    _skip_without_float64(backend, dtype)
+    skip_without_float64(backend, dtype)
     X, y = _make_data(4, n_samples=30, n_targets=2)
     weights = np.random.default_rng(5).integers(0, 4, X.shape[0])
     weights[:3] = [0, 2, 3]

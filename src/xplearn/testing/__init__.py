@@ -25,6 +25,7 @@ __all__ = [
     "assert_on_backend",
     "available_backends",
     "cuda_available",
+    "skip_without_float64",
 ]
 
 
@@ -87,6 +88,14 @@ class Backend:
 
     def __str__(self) -> str:
         return self.id
+
+
+def skip_without_float64(backend: Backend, dtype: Any) -> None:
+    """Skip the calling test when ``dtype`` is float64 and ``backend`` has no float64."""
+    import pytest
+
+    if np.dtype(dtype) == np.float64 and not backend.has_float64:
+        pytest.skip(f"{backend} has no float64")
 
 
 def cuda_available() -> bool:
