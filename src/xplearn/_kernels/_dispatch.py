@@ -1,0 +1,295 @@
+"""Choose, per call, the numba or the array-API implementation of a kernel.
+
+The numba kernels run for NumPy arrays (on the CPU by construction) of float32 or
+float64 when the configured ``kernel`` is ``"auto"`` or ``"numba"``; everything else
+(torch, CuPy, Dask, array-api-strict, other dtypes, ``kernel="xp"``) runs the generic
+chunked code of :mod:`xplearn._kernels._xp_impl`. Asking for ``kernel="numba"`` with an
+input numba cannot take is an error, never a silent fallback.
+
+Around numba calls, :func:`kernel_session` sets numba's thread count to
+:func:`xplearn.utils._threads.effective_n_threads` (``config n_threads``, then the limits
+set from outside, then the CPU count; without an explicit ``n_threads``, divided among the
+sessions running concurrently in other threads) and limits BLAS to one thread, restoring
+both on exit. Estimators open one session per public method call so that the (costly) thread-pool
+inspection happens once per fit, not once per iteration; a kernel called outside any
+session opens its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from xplearn._config import get_config
+from xplearn._kernels import _xp_impl
+from xplearn._xp import array_namespace, namespace_name
+from xplearn._xp._ops import to_scalar
+from xplearn.utils._threads import effective_n_threads, single_threaded_blas
+
+__all__ = [
+    "LloydResult",
+    "kernel_backend",
+    "kernel_input",
+    "kernel_session",
+    "last_session_threads",
+    "lloyd_pass",
+]
+
+_NUMBA_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_local = threading.local()
+# numba sessions running now, in all threads: sessions started while others run (e.g.
+# joblib's threading backend) share the cores instead of each taking all of them
+_active_lock = threading.Lock()
+_active_sessions = 0
+
+
+def _numba_can_take(X: Any) -> bool:
+    return isinstance(X, np.ndarray) and X.dtype in _NUMBA_DTYPES
+
+
+def kernel_backend(X: Any, method: str | None = None) -> str:
+    """``"numba"`` or ``"xp"``: the implementation the kernels use for ``X`` now.
+
+    Parameters
+    ----------
+    X : array
+        The data the kernel will read.
+    method : str, default=None
+        The public method calling, e.g. ``"KMeans.fit()"``, for the error message.
+
+    Raises
+    ------
+    ValueError
+        If ``config_context(kernel="numba")`` is set and X is not a NumPy float32 or
+        float64 array.
+    """
+    kernel = get_config()["kernel"]
+    if kernel == "xp":
+        return "xp"
+    usable = _numba_can_take(X)
+    if kernel == "numba" and not usable:
+        prefix = f"{method}: " if method else ""
+        xp = array_namespace(X)
+        raise ValueError(
+            f"{prefix}config kernel='numba' needs a NumPy array of float32 or float64 (on "
+            f"the CPU), but the data is a {namespace_name(xp)} array of dtype {X.dtype}. "
+            "Use kernel='auto' (numba where it applies, array-API code elsewhere) or "
+            "kernel='xp'."
+        )
+    return "numba" if usable else "xp"
+
+
+def kernel_input(X: Any, method: str | None = None) -> Any:
+    """X in the memory layout the selected kernel reads without copying.
+
+    The numba kernels stream C-contiguous rows: a NumPy array in another layout (e.g.
+    Fortran order) is copied once here, by the caller at the start of a fit, rather than
+    once per pass. Other inputs are returned unchanged.
+    """
+    if kernel_backend(X, method) == "numba" and not X.flags.c_contiguous:
+        return np.ascontiguousarray(X)
+    return X
+
+
+def _numba_thread_cap() -> int:
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+@contextmanager
+def kernel_session(X: Any = None, method: str | None = None) -> Iterator[None]:
+    """Thread settings for numba kernels over ``X`` (no-op for the array-API backend).
+
+    Sets ``numba.set_num_threads(effective_n_threads())`` and single-threaded BLAS for
+    the duration; re-entrant (an inner session reuses the outer one's settings).
+
+    Parameters
+    ----------
+    X : array, default=None
+        The data the kernels will read; None opens a numba session unconditionally.
+    method : str, default=None
+        Public method calling, for the error of :func:`kernel_backend`.
+    """
+    if getattr(_local, "active", False) or (X is not None and kernel_backend(X, method) != "numba"):
+        yield
+        return
+    import numba
+
+    global _active_sessions
+    with _active_lock:
+        _active_sessions += 1
+        concurrent = _active_sessions
+    try:
+        n_threads = max(1, min(effective_n_threads(), _numba_thread_cap()))
+        if get_config()["n_threads"] is None:
+            n_threads = max(1, n_threads // concurrent)
+        previous = numba.get_num_threads()
+        _local.active = True
+        _local.last_threads = n_threads
+        try:
+            numba.set_num_threads(n_threads)
+            with single_threaded_blas():
+                yield
+        finally:
+            numba.set_num_threads(previous)
+            _local.active = False
+    finally:
+        with _active_lock:
+            _active_sessions -= 1
+
+
+def last_session_threads() -> int | None:
+    """Number of threads of this thread's latest numba session (None if none yet)."""
+    return getattr(_local, "last_threads", None)
+
+
+@dataclass
+class LloydResult:
+    """What one Lloyd pass returns.
+
+    Attributes
+    ----------
+    labels : array of shape (n_samples,), int32
+        Index of the closest center of each row (first one on ties).
+    sums : array of shape (n_clusters, n_features) or None
+        Per-cluster sums of the weighted, shifted rows (``accumulate_dtype``).
+    weights : array of shape (n_clusters,) or None
+        Per-cluster summed weights (``accumulate_dtype``).
+    counts : array of shape (n_clusters,) or None
+        Per-cluster number of rows (integers).
+    n_changed : int or None
+        Number of labels that differ from the ``labels`` passed in.
+    inertia : float or None
+        Exact weighted inertia, when requested.
+    """
+
+    labels: Any
+    sums: Any = None
+    weights: Any = None
+    counts: Any = None
+    n_changed: int | None = None
+    inertia: float | None = None
+
+
+def lloyd_pass(
+    X: Any,
+    centers: Any,
+    *,
+    sample_weight: Any | None = None,
+    shift: Any | None = None,
+    labels: Any | None = None,
+    update_centers: bool = True,
+    compute_inertia: bool = False,
+    accumulate_dtype: Any = None,
+    method: str | None = None,
+) -> LloydResult:
+    """One fused pass of Lloyd's algorithm: assign every row, and sum per cluster.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+        Data, float32 or float64, never copied on the numba path (C-contiguous input).
+    centers : array of shape (n_clusters, n_features)
+        Centers in the frame of ``X - shift``, same namespace and dtype as X.
+    sample_weight : array of shape (n_samples,), default=None
+        Non-negative weights; None for unit weights.
+    shift : array of shape (n_features,), default=None
+        Subtracted from every row before distances (the data mean at fit time).
+    labels : array of shape (n_samples,) of int32, default=None
+        Previous labels, to count changes. The numba path updates this array in place
+        and returns it; do not reuse it afterwards.
+    update_centers : bool, default=True
+        Also compute the per-cluster sums, weights and counts.
+    compute_inertia : bool, default=False
+        Also compute the exact weighted inertia.
+    accumulate_dtype : dtype, default=None
+        Dtype of the returned sums and weights (default: X's dtype).
+    method : str, default=None
+        Calling public method, for error messages.
+
+    Returns
+    -------
+    LloydResult
+    """
+    xp = array_namespace(X)
+    if accumulate_dtype is None:
+        accumulate_dtype = X.dtype
+    if kernel_backend(X, method) == "numba":
+        with kernel_session():
+            return _lloyd_numba(
+                xp,
+                X,
+                centers,
+                sample_weight,
+                shift,
+                labels,
+                update_centers,
+                compute_inertia,
+                accumulate_dtype,
+            )
+    new_labels, sums, weights, counts, n_changed, inertia = _xp_impl.lloyd_pass(
+        X,
+        sample_weight,
+        centers,
+        shift,
+        labels,
+        update_centers=update_centers,
+        compute_inertia=compute_inertia,
+        accumulate_dtype=accumulate_dtype,
+    )
+    return LloydResult(
+        labels=new_labels,
+        sums=sums,
+        weights=weights,
+        counts=counts,
+        n_changed=None if n_changed is None else int(to_scalar(n_changed)),
+        inertia=None if inertia is None else to_scalar(inertia),
+    )
+
+
+def _lloyd_numba(
+    xp,
+    X,
+    centers,
+    sample_weight,
+    shift,
+    labels,
+    update_centers,
+    compute_inertia,
+    accumulate_dtype,
+) -> LloydResult:
+    from xplearn._kernels._numba import lloyd_pass_numpy
+
+    n_samples = X.shape[0]
+    X = np.ascontiguousarray(X)
+    had_labels = labels is not None
+    if not had_labels:
+        labels = np.full(n_samples, -1, dtype=np.int32)
+    else:
+        labels = np.ascontiguousarray(labels, dtype=np.int32)
+    new_labels, sums, weights, counts, n_changed, inertia = lloyd_pass_numpy(
+        X,
+        None if sample_weight is None else np.asarray(sample_weight),
+        np.asarray(centers),
+        None if shift is None else np.asarray(shift),
+        labels,
+        update_centers=update_centers,
+        compute_inertia=compute_inertia,
+    )
+    if sums is not None:
+        sums = xp.astype(sums, accumulate_dtype, copy=False)
+        weights = xp.astype(weights, accumulate_dtype, copy=False)
+    return LloydResult(
+        labels=new_labels,
+        sums=sums,
+        weights=weights,
+        counts=counts,
+        n_changed=n_changed if had_labels else None,
+        inertia=inertia if compute_inertia else None,
+    )

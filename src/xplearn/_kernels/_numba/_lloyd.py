@@ -1,0 +1,892 @@
+"""Fused, chunked Lloyd pass for NumPy arrays on the CPU (numba, parallel).
+
+One call makes one pass over ``X``. Rows are cut into chunks of ``chunk_rows``; for each
+chunk, a worker thread
+
+1. copies the chunk, minus ``shift`` (the data mean at fit time, so that distances are
+   computed on centered data as scikit-learn does, without copying X), into a small
+   contiguous per-thread buffer that stays in cache;
+2. runs the register-blocked tiles of :mod:`._simd` over it: squared distances
+   ``||c||^2 - 2 x.c`` (the row constant ``||x||^2`` does not change the argmin) for a
+   few rows against blocks of centers, with the argmin folded in, so that no distance
+   block is ever written to memory;
+3. adds each (weighted) row to per-chunk center sums in X's dtype, then adds those to
+   float64 partial sums; also counts, summed weights, changed labels and, on request, the
+   exact inertia ``sum_i w_i ||x_i - shift - c_label(i)||^2``.
+
+Partial results live in a fixed number of *slots* (contiguous ranges of chunks), chosen
+from the data's shape only, and are merged in slot order: results are bit-identical
+whatever the number of threads. ``X`` itself is never copied or upcast.
+
+Arguments are annotated IN / OUT / INOUT. This module imports only numpy and numba (and
+llvmlite, through the tiles).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+# ``contract`` lets LLVM fuse ``a * b + c`` into one FMA (one rounding instead of two; it
+# never reorders operations). ``reassoc`` is added only where a reduction over the
+# features must be vectorised (the exact inertia): the features are then summed in
+# SIMD-lane order rather than left to right, the same way on every call.
+_FM = {"contract"}
+_FM_REDUCE = {"contract", "reassoc"}
+
+
+# -------------------------------------------------------------------------------------
+# Register-blocked distance tiles (LLVM vector IR)
+#
+# Register-blocked distance tiles with a fused argmin, written as LLVM vector IR.
+#
+# numba's loop vectoriser cannot keep a block of accumulators in registers across a loop
+# over the features (it vectorises innermost loops only, and numba leaves LLVM's SLP
+# vectoriser off), so a hand-blocked "rows x clusters" tile written in plain numba either
+# spills its accumulators to memory or ends every dot product with a horizontal sum. The
+# intrinsics below emit the tile directly as LLVM IR on 256-bit vectors (8 float32 or 4
+# float64 lanes; LLVM splits them on narrower hardware, and they stay correct everywhere):
+#
+# * ``MR`` rows of the (shifted, contiguous) chunk times ``NB`` vectors of ``VL`` clusters;
+#   per feature, ``NB`` vector loads of packed centers, ``MR`` broadcasts of the row values
+#   and ``MR * NB`` multiply-adds into accumulators that live in registers for the whole
+#   loop over the features (``llvm.fmuladd``: one FMA where the CPU has it);
+# * after each block of clusters, each accumulator (``||c||^2 - 2 x.c`` for ``VL``
+#   clusters) is folded into a per-row running minimum and its cluster index, lane-wise;
+# * at the end, a butterfly reduction across lanes gives each row's minimum and the
+#   *smallest* cluster index attaining it, so ties resolve as ``np.argmin`` does.
+#
+# The centers are packed once per pass (:func:`pack_centers` in ``_lloyd.py``): block
+# ``b`` holds clusters ``b*W .. b*W+W-1`` (``W = VL * NB``) as ``d`` consecutive rows of
+# ``W`` values ``-2 c[j, f]``; padding clusters have ``-2c = 0`` and ``||c||^2 = +inf`` so
+# that they never win.
+#
+# Each call processes rows ``r0 .. r0+MR-1`` of a chunk buffer against the cluster range
+# ``j0 .. j1`` (multiples of ``W``). The running minima of several calls over consecutive
+# cluster ranges go through ``bvbuf`` / ``bibuf`` (``init`` / ``finish`` flags), which lets
+# the caller block the clusters for the cache when there are many.
+#
+# The vector width is fixed (256 bits) rather than taken from the host CPU so that the
+# packed layout, which Python-side code also knows, never depends on the machine.
+#
+# They live in this module, next to their callers, so that numba's on-disk cache (keyed on
+# this file) is invalidated whenever they change.
+
+
+VECTOR_BYTES = 32
+
+
+def lanes(itemsize: int) -> int:
+    """Number of lanes of one vector for elements of ``itemsize`` bytes (8 or 4)."""
+    return VECTOR_BYTES // itemsize
+
+
+def _transpose(builder, rows):
+    """Transpose a square block held as ``len(rows)`` vectors of as many lanes.
+
+    Butterfly of log2(n) stages: at scale h, rows i and i + h (bit h of i clear) swap
+    their off-diagonal h x h blocks; ``n log n`` two-input shuffles in all (24 for 8x8,
+    which LLVM lowers to unpack / shuffle / lane-permute instructions).
+    """
+    n = len(rows)
+    i32 = ir.IntType(32)
+    rows = list(rows)
+    h = n // 2
+    while h >= 1:
+        low = ir.Constant(
+            ir.VectorType(i32, n), [lane if not lane & h else n + (lane ^ h) for lane in range(n)]
+        )
+        high = ir.Constant(
+            ir.VectorType(i32, n), [(lane ^ h) if not lane & h else n + lane for lane in range(n)]
+        )
+        for i in range(n):
+            if i & h:
+                continue
+            a, b = rows[i], rows[i + h]
+            rows[i] = builder.shuffle_vector(a, b, low)
+            rows[i + h] = builder.shuffle_vector(a, b, high)
+        h //= 2
+    return rows
+
+
+def _lane_argmin(builder, value, index, vec_t, ivec_t, lanes_count):
+    """Per lane vectors (value, index) -> (min value, smallest index holding it), scalars.
+
+    Butterfly reductions across lanes: after log2(lanes) steps every lane holds the
+    minimum; then the smallest index among the lanes equal to it (ties resolve to the
+    first cluster, as ``np.argmin``).
+    """
+    i32 = ir.IntType(32)
+    butterflies = []
+    step = lanes_count // 2
+    while step >= 1:
+        butterflies.append(
+            ir.Constant(ivec_t, [(lane + step) % lanes_count for lane in range(lanes_count)])
+        )
+        step //= 2
+    undef_v = ir.Constant(vec_t, ir.Undefined)
+    undef_i = ir.Constant(ivec_t, ir.Undefined)
+    minimum = value
+    for perm in butterflies:
+        other = builder.shuffle_vector(minimum, undef_v, perm)
+        minimum = builder.select(builder.fcmp_ordered("<", other, minimum), other, minimum)
+    largest = ir.Constant(ivec_t, [2**31 - 1] * lanes_count)
+    index = builder.select(builder.fcmp_ordered("==", value, minimum), index, largest)
+    for perm in butterflies:
+        other = builder.shuffle_vector(index, undef_i, perm)
+        index = builder.select(builder.icmp_signed("<", other, index), other, index)
+    zero = ir.Constant(i32, 0)
+    return builder.extract_element(minimum, zero), builder.extract_element(index, zero)
+
+
+def _make_tile_kernel(MR: int, NB: int):
+    """Build the general tile intrinsic: ``MR`` rows, ``NB`` vectors of clusters."""
+
+    @intrinsic
+    def tile(typingctx, xb, r0, ctp, cn, j0, j1, bvbuf, bibuf, lab, best, init, finish):
+        # xb : (rows, d) C-contiguous float32/64 IN: the shifted chunk (rows >= r0 + MR)
+        # r0 : first row of the tile
+        # ctp : (kpad * d,) IN packed -2 * centers; cn : (kpad,) IN squared norms (+inf pad)
+        # j0, j1 : cluster range, multiples of W
+        # bvbuf : (rows * W,) INOUT running minima; bibuf : (rows * W,) int32 INOUT indices
+        # lab : (rows,) int32 OUT; best : (rows,) OUT (only when finish)
+        # init : start from +inf instead of bvbuf; finish : reduce across lanes and write
+        #        lab / best instead of saving the running minima to bvbuf / bibuf
+        dtype = xb.dtype
+        if dtype not in (types.float32, types.float64):  # pragma: no cover - guarded above
+            return None
+        sig = types.void(xb, r0, ctp, cn, j0, j1, bvbuf, bibuf, lab, best, init, finish)
+
+        def codegen(context, builder, signature, args):
+            (xb_v, r0_v, ct_v, cn_v, j0_v, j1_v, bv_v, bi_v, lab_v, best_v, init_v, fin_v) = args
+            arg_types = signature.args
+            ll_t = context.get_value_type(dtype)
+            esize = context.get_abi_sizeof(ll_t)
+            VL = lanes(esize)
+            W = VL * NB
+            vec_t = ir.VectorType(ll_t, VL)
+            i32 = ir.IntType(32)
+            ivec_t = ir.VectorType(i32, VL)
+
+            def const(value):
+                return context.get_constant(types.intp, value)
+
+            def array(index, value):
+                return context.make_array(arg_types[index])(context, builder, value)
+
+            xa, cta, cna = array(0, xb_v), array(2, ct_v), array(3, cn_v)
+            bva, bia = array(6, bv_v), array(7, bi_v)
+            laba, besta = array(8, lab_v), array(9, best_v)
+            d = cgutils.unpack_tuple(builder, xa.shape)[1]
+            row_stride = builder.sdiv(cgutils.unpack_tuple(builder, xa.strides)[0], const(esize))
+            fmuladd = cgutils.get_or_insert_function(
+                builder.module,
+                ir.FunctionType(vec_t, [vec_t] * 3),
+                f"llvm.fmuladd.v{VL}f{esize * 8}",
+            )
+            zero32 = ir.Constant(i32, 0)
+            undef_v = ir.Constant(vec_t, ir.Undefined)
+            undef_i = ir.Constant(ivec_t, ir.Undefined)
+            splat_mask = ir.Constant(ivec_t, [0] * VL)
+
+            def vector_at(base, offset, vtype):
+                return builder.bitcast(builder.gep(base, [offset]), vtype.as_pointer())
+
+            def splat(value, undef):
+                v = builder.insert_element(undef, value, zero32)
+                return builder.shuffle_vector(v, undef, splat_mask)
+
+            def state_offset(i, q):
+                row = builder.add(r0_v, const(i))
+                return builder.add(builder.mul(row, const(W)), const(q * VL))
+
+            # stack slots; LLVM promotes them to registers (SROA / mem2reg)
+            acc = [[cgutils.alloca_once(builder, vec_t) for _ in range(NB)] for _ in range(MR)]
+            bvs = [[cgutils.alloca_once(builder, vec_t) for _ in range(NB)] for _ in range(MR)]
+            bis = [[cgutils.alloca_once(builder, ivec_t) for _ in range(NB)] for _ in range(MR)]
+
+            is_init = builder.icmp_unsigned("!=", init_v, ir.Constant(init_v.type, 0))
+            with builder.if_else(is_init) as (then, otherwise):
+                with then:
+                    inf_vec = ir.Constant(vec_t, [float("inf")] * VL)
+                    zero_ivec = ir.Constant(ivec_t, [0] * VL)
+                    for i in range(MR):
+                        for q in range(NB):
+                            builder.store(inf_vec, bvs[i][q])
+                            builder.store(zero_ivec, bis[i][q])
+                with otherwise:
+                    for i in range(MR):
+                        for q in range(NB):
+                            off = state_offset(i, q)
+                            saved_v = builder.load(vector_at(bva.data, off, vec_t), align=esize)
+                            saved_i = builder.load(vector_at(bia.data, off, ivec_t), align=4)
+                            builder.store(saved_v, bvs[i][q])
+                            builder.store(saved_i, bis[i][q])
+
+            rows = [
+                builder.gep(xa.data, [builder.mul(builder.add(r0_v, const(i)), row_stride)])
+                for i in range(MR)
+            ]
+            lane_ids = [
+                ir.Constant(ivec_t, [q * VL + lane for lane in range(VL)]) for q in range(NB)
+            ]
+            with cgutils.for_range_slice(builder, j0_v, j1_v, const(W)) as (jb, _):
+                norms = [
+                    builder.load(
+                        vector_at(cna.data, builder.add(jb, const(q * VL)), vec_t), align=esize
+                    )
+                    for q in range(NB)
+                ]
+                for i in range(MR):
+                    for q in range(NB):
+                        builder.store(norms[q], acc[i][q])
+                block = builder.mul(jb, d)  # block jb / W starts at jb * d
+                with cgutils.for_range(builder, d) as loop:
+                    f = loop.index
+                    base = builder.add(block, builder.mul(f, const(W)))
+                    centers = [
+                        builder.load(
+                            vector_at(cta.data, builder.add(base, const(q * VL)), vec_t),
+                            align=esize,
+                        )
+                        for q in range(NB)
+                    ]
+                    for i in range(MR):
+                        # a broadcast straight from memory: a load-port operation
+                        x = splat(builder.load(builder.gep(rows[i], [f])), undef_v)
+                        for q in range(NB):
+                            updated = builder.call(
+                                fmuladd, [x, centers[q], builder.load(acc[i][q])]
+                            )
+                            builder.store(updated, acc[i][q])
+                first = splat(builder.trunc(jb, i32), undef_i)
+                ids = [builder.add(first, lane_ids[q]) for q in range(NB)]
+                for i in range(MR):
+                    for q in range(NB):
+                        value = builder.load(acc[i][q])
+                        current = builder.load(bvs[i][q])
+                        smaller = builder.fcmp_ordered("<", value, current)  # first wins ties
+                        builder.store(builder.select(smaller, value, current), bvs[i][q])
+                        builder.store(
+                            builder.select(smaller, ids[q], builder.load(bis[i][q])), bis[i][q]
+                        )
+
+            is_finish = builder.icmp_unsigned("!=", fin_v, ir.Constant(fin_v.type, 0))
+            with builder.if_else(is_finish) as (then, otherwise):
+                with then:
+                    for i in range(MR):
+                        value = builder.load(bvs[i][0])
+                        index = builder.load(bis[i][0])
+                        for q in range(1, NB):
+                            v2 = builder.load(bvs[i][q])
+                            i2 = builder.load(bis[i][q])
+                            take = builder.or_(
+                                builder.fcmp_ordered("<", v2, value),
+                                builder.and_(
+                                    builder.fcmp_ordered("==", v2, value),
+                                    builder.icmp_signed("<", i2, index),
+                                ),
+                            )
+                            value = builder.select(take, v2, value)
+                            index = builder.select(take, i2, index)
+                        minimum, index = _lane_argmin(builder, value, index, vec_t, ivec_t, VL)
+                        row = builder.add(r0_v, const(i))
+                        builder.store(index, builder.gep(laba.data, [row]))
+                        builder.store(minimum, builder.gep(besta.data, [row]))
+                with otherwise:
+                    for i in range(MR):
+                        for q in range(NB):
+                            off = state_offset(i, q)
+                            builder.store(
+                                builder.load(bvs[i][q]),
+                                vector_at(bva.data, off, vec_t),
+                                align=esize,
+                            )
+                            builder.store(
+                                builder.load(bis[i][q]),
+                                vector_at(bia.data, off, ivec_t),
+                                align=4,
+                            )
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+def _make_one_vector_kernel(MR: int):
+    """Tile for at most one vector of clusters (``kpad == VL``): no running state.
+
+    Same arithmetic as the general tile restricted to one block of ``VL`` clusters: the
+    accumulators hold each row's complete distances after the loop over the features,
+    so the argmin is taken straight from them.
+    """
+
+    @intrinsic
+    def tile(typingctx, xb, r0, ctp, cn, lab, best):
+        # xb : (rows, d) C-contiguous float32/64 IN, rows >= r0 + MR
+        # ctp : (VL * d,) IN packed -2 * centers; cn : (VL,) IN (+inf padding)
+        # lab : (rows,) int32 OUT; best : (rows,) OUT
+        dtype = xb.dtype
+        if dtype not in (types.float32, types.float64):  # pragma: no cover - guarded above
+            return None
+        sig = types.void(xb, r0, ctp, cn, lab, best)
+
+        def codegen(context, builder, signature, args):
+            xb_v, r0_v, ct_v, cn_v, lab_v, best_v = args
+            arg_types = signature.args
+            ll_t = context.get_value_type(dtype)
+            esize = context.get_abi_sizeof(ll_t)
+            VL = lanes(esize)
+            vec_t = ir.VectorType(ll_t, VL)
+            i32 = ir.IntType(32)
+            ivec_t = ir.VectorType(i32, VL)
+
+            def const(value):
+                return context.get_constant(types.intp, value)
+
+            def array(index, value):
+                return context.make_array(arg_types[index])(context, builder, value)
+
+            xa, cta, cna = array(0, xb_v), array(2, ct_v), array(3, cn_v)
+            laba, besta = array(4, lab_v), array(5, best_v)
+            d = cgutils.unpack_tuple(builder, xa.shape)[1]
+            row_stride = builder.sdiv(cgutils.unpack_tuple(builder, xa.strides)[0], const(esize))
+            fmuladd = cgutils.get_or_insert_function(
+                builder.module,
+                ir.FunctionType(vec_t, [vec_t] * 3),
+                f"llvm.fmuladd.v{VL}f{esize * 8}",
+            )
+            zero32 = ir.Constant(i32, 0)
+            undef_v = ir.Constant(vec_t, ir.Undefined)
+            splat_mask = ir.Constant(ivec_t, [0] * VL)
+
+            def vector_at(base, offset):
+                return builder.bitcast(builder.gep(base, [offset]), vec_t.as_pointer())
+
+            norms = builder.load(vector_at(cna.data, const(0)), align=esize)
+            acc = [cgutils.alloca_once(builder, vec_t) for _ in range(MR)]
+            for i in range(MR):
+                builder.store(norms, acc[i])
+            rows = [
+                builder.gep(xa.data, [builder.mul(builder.add(r0_v, const(i)), row_stride)])
+                for i in range(MR)
+            ]
+            with cgutils.for_range(builder, d) as loop:
+                f = loop.index
+                center = builder.load(vector_at(cta.data, builder.mul(f, const(VL))), align=esize)
+                for i in range(MR):
+                    x = builder.insert_element(
+                        undef_v, builder.load(builder.gep(rows[i], [f])), zero32
+                    )
+                    x = builder.shuffle_vector(x, undef_v, splat_mask)
+                    builder.store(builder.call(fmuladd, [x, center, builder.load(acc[i])]), acc[i])
+            # argmin of VL rows at once: transpose their VL x VL block of distances so that
+            # lanes are rows, then compare the VL cluster vectors lane-wise
+            for first in range(0, MR, VL):
+                columns = _transpose(builder, [builder.load(acc[first + i]) for i in range(VL)])
+                minimum = columns[0]
+                index = ir.Constant(ivec_t, [0] * VL)
+                for j in range(1, VL):
+                    smaller = builder.fcmp_ordered("<", columns[j], minimum)  # first wins ties
+                    minimum = builder.select(smaller, columns[j], minimum)
+                    index = builder.select(smaller, ir.Constant(ivec_t, [j] * VL), index)
+                row = builder.add(r0_v, const(first))
+                builder.store(
+                    index,
+                    builder.bitcast(builder.gep(laba.data, [row]), ivec_t.as_pointer()),
+                    align=4,
+                )
+                builder.store(
+                    minimum,
+                    builder.bitcast(builder.gep(besta.data, [row]), vec_t.as_pointer()),
+                    align=esize,
+                )
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+#: Rows and cluster vectors of the two tiles: few clusters (at most one vector of them,
+#: no running minimum; MR a multiple of the lanes, for the transposed argmin), and the
+#: general case. Both keep MR * NB accumulators plus the loads in the 16 vector
+#: registers of AVX2 without spilling (a spill in the feature loop halves the speed).
+SMALL_MR, SMALL_NB = 8, 1
+LARGE_MR, LARGE_NB = 4, 2
+
+tile_small = _make_one_vector_kernel(SMALL_MR)
+tile_large = _make_tile_kernel(LARGE_MR, LARGE_NB)
+
+
+# -------------------------------------------------------------------------------------
+# The pass
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def pack_centers(centers, block, packed, norms):  # pragma: no cover - compiled
+    """Pack centers for the tiles.
+
+    centers : (k, d) IN
+    block : int, clusters per packed block (the tile's ``W``)
+    packed : (kpad * d,) OUT: block b, feature f, lane l holds ``-2 * centers[b*W + l, f]``
+        (0 for padding clusters)
+    norms : (kpad,) OUT: squared norms, +inf for padding clusters
+    """
+    k, d = centers.shape
+    kpad = norms.shape[0]
+    for j in range(kpad):
+        b = j // block
+        lane = j - b * block
+        base = b * block * d + lane
+        if j < k:
+            acc = 0.0
+            for f in range(d):
+                c = centers[j, f]
+                packed[base + f * block] = -2.0 * c
+                acc += c * c
+            norms[j] = acc
+        else:
+            for f in range(d):
+                packed[base + f * block] = 0.0
+            norms[j] = np.inf
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def _shifted_chunk(X, start, stop, shift, xb, rows_padded):  # pragma: no cover - compiled
+    """xb[:m] = X[start:stop] - shift; rows m:rows_padded = 0 (tile padding). OUT xb."""
+    d = X.shape[1]
+    m = stop - start
+    for r in range(m):
+        source = X[start + r]
+        target = xb[r]
+        for f in range(d):
+            target[f] = source[f] - shift[f]
+    for r in range(m, rows_padded):
+        target = xb[r]
+        for f in range(d):
+            target[f] = 0.0
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def _assign_chunk(
+    xb,
+    rows,
+    packed,
+    norms,
+    small,
+    cluster_block,
+    bvbuf,
+    bibuf,
+    lab,
+    best,
+):  # pragma: no cover - compiled
+    """Labels (and minimal ``||c||^2 - 2 x.c``) of the first ``rows`` rows of xb.
+
+    ``rows`` is a multiple of the tile's row count. OUT lab, best.
+    """
+    kpad = norms.shape[0]
+    if small:
+        for r0 in range(0, rows, SMALL_MR):
+            tile_small(xb, r0, packed, norms, lab, best)
+    elif kpad <= cluster_block:
+        for r0 in range(0, rows, LARGE_MR):
+            tile_large(xb, r0, packed, norms, 0, kpad, bvbuf, bibuf, lab, best, True, True)
+    else:
+        # blocks of centers that stay in cache while every row of the chunk meets them
+        for j0 in range(0, kpad, cluster_block):
+            j1 = min(kpad, j0 + cluster_block)
+            first = j0 == 0
+            last = j1 == kpad
+            for r0 in range(0, rows, LARGE_MR):
+                tile_large(xb, r0, packed, norms, j0, j1, bvbuf, bibuf, lab, best, first, last)
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def _fold_chunk(
+    xb,
+    start,
+    m,
+    sample_weight,
+    labels,
+    lab,
+    chunk_sums,
+    chunk_counts,
+    sums,
+    weights,
+    counts,
+    update_centers,
+    direct,
+):  # pragma: no cover - compiled
+    """Write the chunk's labels; add its rows to one slot's partial results.
+
+    With ``direct``, rows are added straight to the slot's float64 ``sums`` (float64 data,
+    or many clusters, where a chunk touches most clusters once). Otherwise they are summed
+    in X's dtype into ``chunk_sums`` (a few hundred float32 rows at most, few clusters),
+    which are then added to ``sums`` and reset: cheaper than converting every value.
+
+    xb : (>= m, d) IN, the chunk's shifted rows (rows start:start+m of X)
+    labels : (n,) int32 INOUT; lab : (>= m,) int32 IN
+    chunk_sums : (k, d) X.dtype scratch, zero on entry and exit
+    chunk_counts : (k,) int64 scratch, zero on entry and exit
+    sums : (k, d) float64 INOUT; weights : (k,) float64 INOUT; counts : (k,) int64 INOUT
+
+    Returns the number of labels that changed.
+    """
+    changed = 0
+    for r in range(m):
+        label = lab[r]
+        changed += labels[start + r] != label
+        labels[start + r] = label
+    if not update_centers:
+        return changed
+    d = xb.shape[1]
+    weighted = sample_weight.shape[0] > 0
+    if direct:
+        for r in range(m):
+            label = lab[r]
+            row = xb[r]
+            target64 = sums[label]
+            counts[label] += 1
+            if weighted:
+                w = sample_weight[start + r]
+                weights[label] += w
+                for f in range(d):
+                    target64[f] += np.float64(w * row[f])
+            else:
+                weights[label] += 1.0
+                for f in range(d):
+                    target64[f] += np.float64(row[f])
+        return changed
+    # the weighted test is hoisted out of the row loops (one tight loop each)
+    if weighted:
+        for r in range(m):
+            label = lab[r]
+            row = xb[r]
+            target = chunk_sums[label]
+            chunk_counts[label] += 1
+            w = sample_weight[start + r]
+            weights[label] += w
+            for f in range(d):
+                target[f] += w * row[f]
+    else:
+        for r in range(m):
+            label = lab[r]
+            row = xb[r]
+            target = chunk_sums[label]
+            chunk_counts[label] += 1
+            for f in range(d):
+                target[f] += row[f]
+    k = chunk_sums.shape[0]
+    for j in range(k):
+        c = chunk_counts[j]
+        if c != 0:
+            chunk_counts[j] = 0
+            counts[j] += c
+            if not weighted:
+                weights[j] += c
+            source = chunk_sums[j]
+            target64 = sums[j]
+            for f in range(d):
+                target64[f] += source[f]
+                source[f] = 0.0
+    return changed
+
+
+@njit(cache=True, nogil=True, fastmath=_FM_REDUCE)
+def _chunk_inertia(xb, start, m, sample_weight, centers, lab):  # pragma: no cover
+    """Exact ``sum_r w_r ||xb[r] - centers[lab[r]]||^2`` over the chunk's m rows."""
+    d = xb.shape[1]
+    weighted = sample_weight.shape[0] > 0
+    total = 0.0
+    for r in range(m):
+        row = xb[r]
+        center = centers[lab[r]]
+        acc = 0.0
+        for f in range(d):
+            diff = np.float64(row[f] - center[f])
+            acc += diff * diff
+        if weighted:
+            total += sample_weight[start + r] * acc
+        else:
+            total += acc
+    return total
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def _process_slot(
+    slot,
+    n_slots,
+    X,
+    sample_weight,
+    centers,
+    shift,
+    labels,
+    packed,
+    norms,
+    s_sums,
+    s_weights,
+    s_counts,
+    xbuf,
+    lab,
+    best,
+    bvbuf,
+    bibuf,
+    chunk_sums,
+    chunk_counts,
+    update_centers,
+    compute_inertia,
+    small,
+    chunk_rows,
+    cluster_block,
+    direct,
+    shifted,
+):  # pragma: no cover - compiled
+    """All chunks of one slot (a contiguous range of chunks), into the slot's partials.
+
+    s_sums, s_weights, s_counts : the slot's partial results, OUT (zeroed here)
+    xbuf, lab, best, bvbuf, bibuf, chunk_sums, chunk_counts : the thread's scratch
+    shifted : subtract ``shift`` (through a copy of each chunk); when False the tiles read
+        X in place
+
+    Returns (labels changed, inertia) of the slot.
+    """
+    n = X.shape[0]
+    s_sums[:] = 0.0
+    s_weights[:] = 0.0
+    s_counts[:] = 0
+    tile_rows = SMALL_MR if small else LARGE_MR
+    n_chunks = (n + chunk_rows - 1) // chunk_rows
+    changed = 0
+    inertia = 0.0
+    for chunk in range(slot * n_chunks // n_slots, (slot + 1) * n_chunks // n_slots):
+        start = chunk * chunk_rows
+        m = min(n, start + chunk_rows) - start
+        rows = (m + tile_rows - 1) // tile_rows * tile_rows
+        if shifted or rows != m:
+            # centered copy (or tile padding of the last chunk) in the thread's buffer
+            _shifted_chunk(X, start, start + m, shift, xbuf, rows)
+            xb = xbuf
+        else:
+            xb = X[start : start + m]  # data already near the origin: read X in place
+        _assign_chunk(xb, rows, packed, norms, small, cluster_block, bvbuf, bibuf, lab, best)
+        changed += _fold_chunk(
+            xb,
+            start,
+            m,
+            sample_weight,
+            labels,
+            lab,
+            chunk_sums,
+            chunk_counts,
+            s_sums,
+            s_weights,
+            s_counts,
+            update_centers,
+            direct,
+        )
+        if compute_inertia:
+            inertia += _chunk_inertia(xb, start, m, sample_weight, centers, lab)
+    return changed, inertia
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _run_slots(
+    X,
+    sample_weight,
+    centers,
+    shift,
+    labels,
+    packed,
+    norms,
+    slot_sums,
+    slot_weights,
+    slot_counts,
+    slot_changed,
+    slot_inertia,
+    xbufs,
+    labs,
+    bests,
+    bvbufs,
+    bibufs,
+    chunk_sums,
+    chunk_counts,
+    update_centers,
+    compute_inertia,
+    small,
+    chunk_rows,
+    cluster_block,
+    direct,
+    shifted,
+):  # pragma: no cover - compiled
+    """The parallel region: one slot per iteration, per-thread scratch by thread id.
+
+    Kept minimal (numba's parallel compilation is slow on large bodies).
+    """
+    n_slots = slot_sums.shape[0]
+    for slot in prange(n_slots):
+        tid = numba.get_thread_id()
+        # np.int64: parfor lowering retypes the index as uint64; one signature, one compile
+        changed, inertia = _process_slot(
+            np.int64(slot),
+            n_slots,
+            X,
+            sample_weight,
+            centers,
+            shift,
+            labels,
+            packed,
+            norms,
+            slot_sums[slot],
+            slot_weights[slot],
+            slot_counts[slot],
+            xbufs[tid],
+            labs[tid],
+            bests[tid],
+            bvbufs[tid],
+            bibufs[tid],
+            chunk_sums[tid],
+            chunk_counts[tid],
+            update_centers,
+            compute_inertia,
+            small,
+            chunk_rows,
+            cluster_block,
+            direct,
+            shifted,
+        )
+        slot_changed[slot] = changed
+        slot_inertia[slot] = inertia
+
+
+@njit(cache=True, nogil=True)
+def _merge_cluster(
+    slot_sums, slot_weights, slot_counts, sums, weights, counts, j
+):  # pragma: no cover
+    """Cluster j's totals: its partials added in slot order (OUT sums[j], weights[j], ...)."""
+    n_slots, _, d = slot_sums.shape
+    w = 0.0
+    c = 0
+    for slot in range(n_slots):
+        w += slot_weights[slot, j]
+        c += slot_counts[slot, j]
+    weights[j] = w
+    counts[j] = c
+    for f in range(d):
+        total = 0.0
+        for slot in range(n_slots):
+            total += slot_sums[slot, j, f]
+        sums[j, f] = total
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
+def lloyd_pass(
+    X,
+    sample_weight,
+    centers,
+    shift,
+    labels,
+    sums,
+    weights,
+    counts,
+    update_centers,
+    compute_inertia,
+    small,
+    block,
+    chunk_rows,
+    cluster_block,
+    n_slots,
+    direct,
+    shifted,
+    n_threads,
+):  # pragma: no cover - compiled
+    """One fused Lloyd pass (assignment, and the sums of the update) over X.
+
+    Parameters
+    ----------
+    X : (n, d) float32 or float64, C-contiguous. IN
+    sample_weight : (n,) X.dtype, or (0,) for unit weights. IN
+    centers : (k, d) X.dtype, in the shifted frame. IN
+    shift : (d,) X.dtype, subtracted from every row of X. IN
+    labels : (n,) int32: previous labels in, new labels out. INOUT
+    sums : (k, d) float64: weighted sums of the shifted rows of each cluster. OUT
+    weights : (k,) float64: summed weights of each cluster. OUT
+    counts : (k,) int64: number of rows of each cluster. OUT
+    update_centers : bool: fill sums / weights / counts (else left untouched).
+    compute_inertia : bool: compute the exact weighted inertia.
+    small : bool: use the few-clusters tile (packing block = one vector).
+    block : int: clusters per packed block of the chosen tile.
+    chunk_rows : int: rows per chunk, a multiple of both tiles' row counts.
+    cluster_block : int: centers per cache block (multiple of ``block``).
+    n_slots : int: number of partial-result slots, independent of the thread count.
+    direct : bool: add rows straight to the float64 sums (else through per-chunk sums in
+        X's dtype; see ``_fold_chunk``).
+    shifted : bool: subtract ``shift`` (chunks are copied, centered, into a per-thread
+        buffer); when False the tiles read X in place (shift must then be zeros).
+    n_threads : int: ``numba.get_num_threads()``, sizes the per-thread scratch (passed in:
+        calling it here would make the function uncachable).
+
+    Returns
+    -------
+    n_changed : int: number of labels that differ from the input labels.
+    inertia : float: 0.0 unless compute_inertia.
+    """
+    d = X.shape[1]
+    k = centers.shape[0]
+    dtype = X.dtype
+    kpad = (k + block - 1) // block * block
+    packed = np.empty(kpad * d, dtype)
+    norms = np.empty(kpad, dtype)
+    pack_centers(centers, block, packed, norms)
+    k_acc = k if update_centers else 1
+    slot_sums = np.empty((n_slots, k_acc, d), np.float64)
+    slot_weights = np.empty((n_slots, k_acc), np.float64)
+    slot_counts = np.empty((n_slots, k_acc), np.int64)
+    slot_changed = np.zeros(n_slots, np.int64)
+    slot_inertia = np.zeros(n_slots, np.float64)
+    state = chunk_rows * block if kpad > cluster_block else 0
+    k_chunk = 1 if direct else k_acc
+    _run_slots(
+        X,
+        sample_weight,
+        centers,
+        shift,
+        labels,
+        packed,
+        norms,
+        slot_sums,
+        slot_weights,
+        slot_counts,
+        slot_changed,
+        slot_inertia,
+        np.empty((n_threads, chunk_rows, d), dtype),
+        np.empty((n_threads, chunk_rows), np.int32),
+        np.empty((n_threads, chunk_rows), dtype),
+        np.empty((n_threads, state), dtype),
+        np.empty((n_threads, state), np.int32),
+        np.zeros((n_threads, k_chunk, d), dtype),
+        np.zeros((n_threads, k_chunk), np.int64),
+        update_centers,
+        compute_inertia,
+        small,
+        chunk_rows,
+        cluster_block,
+        direct,
+        shifted,
+    )
+    if update_centers:
+        # on the calling thread: a few million additions at most (a second parallel
+        # region costs more to compile and to wake than it saves)
+        for j in range(k):
+            _merge_cluster(slot_sums, slot_weights, slot_counts, sums, weights, counts, j)
+    n_changed = 0
+    inertia = 0.0
+    for slot in range(n_slots):
+        n_changed += slot_changed[slot]
+        inertia += slot_inertia[slot]
+    return n_changed, inertia

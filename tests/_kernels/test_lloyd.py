@@ -1,0 +1,273 @@
+"""The Lloyd-pass kernels: numba against the array-API oracle, dispatch and threads."""
+
+import numpy as np
+import pytest
+
+import xplearn
+from xplearn._kernels import kernel_backend, kernel_session, last_session_threads, lloyd_pass
+from xplearn._kernels._numba import lloyd_pass_numpy, tile_plan
+from xplearn._kernels._numba._lloyd import LARGE_MR, SMALL_MR
+from xplearn._xp import to_numpy
+from xplearn.testing import assert_allclose_xp
+
+# (n_samples, n_features, n_clusters): few clusters (one vector of lanes), many clusters
+# in one cache block, many clusters in several blocks (d=96 float32: 85 per block), and
+# sizes that are not multiples of the tiles' 6 / 4 rows or of the chunk size.
+SHAPES = [
+    (1, 3, 1),
+    (7, 2, 3),
+    (97, 5, 4),
+    (301, 17, 9),
+    (1000, 32, 8),
+    (523, 64, 40),
+    (700, 96, 200),
+    (50, 3, 50),
+]
+
+
+def _problem(n, d, k, dtype, seed=0, weighted=False):
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n, d)) + 5 * rng.integers(0, 3, (n, 1))).astype(dtype)
+    centers = X[rng.choice(n, k, replace=False)] + rng.normal(0, 0.1, (k, d))
+    shift = X.mean(axis=0).astype(dtype)
+    weights = rng.uniform(0.5, 2.0, n).astype(dtype) if weighted else None
+    return X, (centers - shift).astype(dtype), shift, weights
+
+
+def _reference(X, centers, shift, weights):
+    """Exact float64 assignment, sums, weights and inertia."""
+    Xs = X.astype(np.float64) - shift
+    distances = ((Xs[:, None, :] - centers.astype(np.float64)[None]) ** 2).sum(-1)
+    labels = distances.argmin(1)
+    w = np.ones(len(X)) if weights is None else weights.astype(np.float64)
+    k = centers.shape[0]
+    sums = np.zeros(centers.shape)
+    np.add.at(sums, labels, w[:, None] * Xs)
+    return (
+        labels,
+        sums,
+        np.bincount(labels, weights=w, minlength=k),
+        np.bincount(labels, minlength=k),
+        float((distances.min(1) * w).sum()),
+        distances,
+    )
+
+
+def _no_near_ties(distances, labels, rtol):
+    """Rows whose best and second-best centers are well separated (rounding-proof)."""
+    ordered = np.sort(distances, axis=1)
+    if ordered.shape[1] < 2:
+        return np.ones(len(labels), dtype=bool)
+    gap = ordered[:, 1] - ordered[:, 0]
+    return gap > rtol * (1 + np.abs(distances).max(axis=1))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("n", "d", "k"), SHAPES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_numba_matches_exact_and_xp(n, d, k, dtype, weighted):
+    """The numba pass gives the exact labels, sums, weights, counts and inertia, and
+    agrees with the array-API implementation (its oracle)."""
+    X, centers, shift, weights = _problem(n, d, k, dtype, seed=n + k, weighted=weighted)
+    labels_ref, sums_ref, w_ref, counts_ref, inertia_ref, distances = _reference(
+        X, centers, shift, weights
+    )
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    clear = _no_near_ties(distances, labels_ref, 1e-12 if dtype == np.float64 else 1e-5)
+    previous = np.zeros(n, dtype=np.int32)
+    results = {}
+    for kernel in ("numba", "xp"):
+        with xplearn.config_context(kernel=kernel):
+            results[kernel] = lloyd_pass(
+                X,
+                centers,
+                sample_weight=weights,
+                shift=shift,
+                labels=previous.copy(),
+                compute_inertia=True,
+                accumulate_dtype=np.float64,
+            )
+    for result in results.values():
+        np.testing.assert_array_equal(result.labels[clear], labels_ref[clear])
+        assert result.labels.dtype == np.int32
+        if clear.all():
+            np.testing.assert_allclose(result.sums, sums_ref, rtol=rtol, atol=rtol * 10)
+            np.testing.assert_allclose(result.weights, w_ref, rtol=rtol)
+            np.testing.assert_array_equal(result.counts, counts_ref)
+        np.testing.assert_allclose(result.inertia, inertia_ref, rtol=rtol)
+        assert result.n_changed == int((result.labels != previous).sum())
+    np.testing.assert_array_equal(results["numba"].labels, results["xp"].labels)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_ties_pick_the_first_center(dtype):
+    """Duplicated centers: every row goes to the first copy, as np.argmin."""
+    X, centers, shift, _ = _problem(200, 6, 3, dtype)
+    centers = np.concatenate([centers[:1], centers, centers[::-1], centers]).astype(dtype)
+    labels_ref = _reference(X, centers, shift, None)[0]
+    for kernel in ("numba", "xp"):
+        with xplearn.config_context(kernel=kernel):
+            result = lloyd_pass(X, centers, shift=shift, update_centers=False)
+        np.testing.assert_array_equal(result.labels, labels_ref)
+        assert set(np.unique(result.labels)) <= {0, 2, 3}
+
+
+def test_labels_only_pass_leaves_outputs_empty():
+    X, centers, shift, _ = _problem(100, 4, 3, np.float64)
+    result = lloyd_pass(X, centers, shift=shift, update_centers=False)
+    for name in ("sums", "weights", "counts", "inertia", "n_changed"):
+        assert getattr(result, name) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_results_do_not_depend_on_thread_count(dtype):
+    """Partial sums live in slots fixed by the shape, merged in order: bit-identical."""
+    X, centers, shift, weights = _problem(5000, 16, 12, dtype, weighted=True)
+    outputs = []
+    for n_threads in (1, 2):
+        with xplearn.config_context(n_threads=n_threads):
+            outputs.append(
+                lloyd_pass(X, centers, sample_weight=weights, shift=shift, compute_inertia=True)
+            )
+    one, two = outputs
+    np.testing.assert_array_equal(one.labels, two.labels)
+    np.testing.assert_array_equal(one.sums, two.sums)
+    np.testing.assert_array_equal(one.weights, two.weights)
+    assert one.inertia == two.inertia
+
+
+def test_float32_sums_are_accumulated_in_float64():
+    """Many float32 rows in one cluster: chunk sums (<= ~1000 rows) in float32, then
+    float64, stay accurate where a running float32 sum drifts."""
+    n = 200_000
+    X = np.full((n, 2), 0.1, dtype=np.float32)
+    centers = np.zeros((1, 2), dtype=np.float32)
+    _, sums, weights, counts, _, _ = lloyd_pass_numpy(
+        X,
+        None,
+        centers,
+        np.zeros(2, np.float32),
+        np.zeros(n, np.int32),
+        update_centers=True,
+        compute_inertia=False,
+    )
+    exact = n * np.float64(np.float32(0.1))
+    running = np.cumsum(X[:, 0], dtype=np.float32)[-1]
+    np.testing.assert_allclose(sums[0], exact, rtol=2e-5)
+    assert abs(sums[0, 0] - exact) < abs(running - exact) / 10
+    assert weights[0] == n
+    assert counts[0] == n
+
+
+def test_xp_implementation_chunks_by_working_memory():
+    """A tiny working_memory forces many chunks: same result as one chunk."""
+    X, centers, shift, weights = _problem(997, 8, 5, np.float64, weighted=True)
+    with xplearn.config_context(kernel="xp"):
+        whole = lloyd_pass(X, centers, sample_weight=weights, shift=shift, compute_inertia=True)
+        with xplearn.config_context(working_memory=0.01):  # ~10 KiB: 50-row chunks
+            chunked = lloyd_pass(
+                X, centers, sample_weight=weights, shift=shift, compute_inertia=True
+            )
+    np.testing.assert_array_equal(whole.labels, chunked.labels)
+    np.testing.assert_allclose(whole.sums, chunked.sums, rtol=1e-12)
+    np.testing.assert_allclose(whole.inertia, chunked.inertia, rtol=1e-12)
+
+
+def test_backends_agree_with_numpy(backend):
+    """Every backend's pass equals NumPy's (numba) pass."""
+    X, centers, shift, weights = _problem(300, 5, 4, np.float32, weighted=True)
+    reference = lloyd_pass(X, centers, sample_weight=weights, shift=shift, compute_inertia=True)
+    result = lloyd_pass(
+        backend.asarray(X),
+        backend.asarray(centers),
+        sample_weight=backend.asarray(weights),
+        shift=backend.asarray(shift),
+        compute_inertia=True,
+    )
+    np.testing.assert_array_equal(to_numpy(result.labels), reference.labels)
+    assert_allclose_xp(result.sums, reference.sums, rtol=1e-5, atol=1e-4)
+    assert_allclose_xp(result.weights, reference.weights, rtol=1e-6)
+    np.testing.assert_allclose(result.inertia, reference.inertia, rtol=1e-5)
+
+
+def test_dispatch_picks_numba_only_for_numpy_floats():
+    X = np.zeros((3, 2))
+    assert kernel_backend(X) == "numba"
+    assert kernel_backend(X.astype(np.float32)) == "numba"
+    assert kernel_backend(X.astype(np.int64)) == "xp"
+    with xplearn.config_context(kernel="xp"):
+        assert kernel_backend(X) == "xp"
+    with xplearn.config_context(kernel="numba"):
+        assert kernel_backend(X) == "numba"
+
+
+def test_kernel_numba_with_other_namespace_is_a_clear_error():
+    import array_api_strict as xps
+
+    X = xps.asarray(np.zeros((3, 2)))
+    with (
+        xplearn.config_context(kernel="numba"),
+        pytest.raises(
+            ValueError, match=r"KMeans\.fit\(\): config kernel='numba' needs a NumPy array"
+        ),
+    ):
+        kernel_backend(X, "KMeans.fit()")
+    assert kernel_backend(X) == "xp"
+
+
+def test_session_follows_n_threads_config_and_restores():
+    import numba
+
+    before = numba.get_num_threads()
+    with xplearn.config_context(n_threads=1), kernel_session():
+        assert numba.get_num_threads() == 1
+        assert last_session_threads() == 1
+    assert numba.get_num_threads() == before
+
+
+def test_session_limits_blas_to_one_thread():
+    from threadpoolctl import threadpool_info
+
+    with kernel_session():
+        blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert all(n == 1 for n in blas)
+
+
+def test_tile_plan_is_a_function_of_the_shape_only():
+    for n, d, k in [(10, 2, 3), (10**6, 32, 8), (10**5, 128, 1000)]:
+        for itemsize in (4, 8):
+            plan = tile_plan(n, d, k, itemsize)
+            assert plan["chunk_rows"] % SMALL_MR == plan["chunk_rows"] % LARGE_MR == 0
+            assert plan["cluster_block"] % plan["block"] == 0
+            assert 1 <= plan["n_slots"] <= 24
+            assert plan["small"] == (k <= 32 // itemsize)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("n", "d", "k"), [(1000, 32, 8), (523, 64, 40), (701, 96, 200), (5, 3, 2)])
+def test_unshifted_pass_reads_X_in_place(n, d, k, dtype):
+    """shift=None: full chunks are read in place (no centered copy), the last one padded;
+    same results as the shifted pass on the same geometry."""
+    X, centers, shift, weights = _problem(n, d, k, dtype, seed=7, weighted=True)
+    raw_centers = (centers + shift).astype(dtype)
+    unshifted = lloyd_pass(
+        X, raw_centers, sample_weight=weights, compute_inertia=True, accumulate_dtype=np.float64
+    )
+    with xplearn.config_context(kernel="xp"):
+        oracle = lloyd_pass(
+            X,
+            raw_centers,
+            sample_weight=weights,
+            compute_inertia=True,
+            accumulate_dtype=np.float64,
+        )
+    labels_ref, _, w_ref, counts_ref, inertia_ref, distances = _reference(
+        X, raw_centers, np.zeros(d), weights
+    )
+    np.testing.assert_array_equal(unshifted.counts, counts_ref)
+    clear = _no_near_ties(distances, labels_ref, 1e-12 if dtype == np.float64 else 1e-5)
+    np.testing.assert_array_equal(unshifted.labels[clear], labels_ref[clear])
+    np.testing.assert_array_equal(unshifted.labels, oracle.labels)
+    np.testing.assert_allclose(unshifted.sums, oracle.sums, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(unshifted.weights, w_ref, rtol=1e-6)
+    np.testing.assert_allclose(unshifted.inertia, inertia_ref, rtol=1e-5)
