@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,7 +221,12 @@ def lloyd_pass(
     if accumulate_dtype is None:
         accumulate_dtype = X.dtype
     if kernel_backend(X, method) == "numba":
-        with kernel_session():
+        from xplearn._kernels._numba import _PARALLEL_MIN_WORK
+
+        # a pass this small runs on the calling thread and calls no BLAS: no session (its
+        # thread-pool bookkeeping would cost more than a one-row predict)
+        work = X.shape[0] * max(centers.shape[0], 4) * X.shape[1]
+        with nullcontext() if work < _PARALLEL_MIN_WORK else kernel_session():
             return _lloyd_numba(
                 xp,
                 X,

@@ -9,10 +9,33 @@ outside (threadpoolctl's OpenMP limit, which joblib sets in its workers, and
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from xplearn._config import get_config
+
+_controller_lock = threading.Lock()
+_controller_cache: tuple[int, Any] | None = None
+
+
+def _controller() -> Any:
+    """A threadpoolctl controller of the native thread pools loaded in this process.
+
+    Building one scans the loaded shared libraries (milliseconds: more than a one-row
+    ``predict`` should cost), so it is cached, and rebuilt when modules have been imported
+    since (a new import is how a new BLAS or OpenMP runtime gets loaded).
+    """
+    global _controller_cache
+    from threadpoolctl import ThreadpoolController
+
+    key = len(sys.modules)
+    with _controller_lock:
+        if _controller_cache is None or _controller_cache[0] != key:
+            _controller_cache = (key, ThreadpoolController())
+        return _controller_cache[1]
 
 
 def available_cpus() -> int:
@@ -25,9 +48,9 @@ def available_cpus() -> int:
 
 def _outer_limit() -> int | None:
     """The thread limit set from outside xplearn, if any."""
-    from threadpoolctl import threadpool_info
-
-    limits = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "openmp"]
+    limits = [
+        pool["num_threads"] for pool in _controller().info() if pool.get("user_api") == "openmp"
+    ]
     env = _env_limit(os.environ.get("OMP_NUM_THREADS"))
     if env is not None:
         limits.append(env)
@@ -66,7 +89,5 @@ def effective_n_threads() -> int:
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
     """Limit BLAS to one thread while a parallel kernel runs (no oversubscription)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _controller().limit(limits=1, user_api="blas"):
         yield
