@@ -12,6 +12,7 @@ exist.
 
 from xplearn._kernels._dispatch import (
     LloydResult,
+    column_mean_and_variance,
     kernel_backend,
     kernel_input,
     kernel_session,
@@ -21,7 +22,6 @@ from xplearn._kernels._dispatch import (
 from xplearn._kernels._xp_impl import (
     STREAM_CHUNK_MIB,
     chunk_rows,
-    column_mean_and_variance,
     sq_distances,
 )
 

@@ -33,6 +33,7 @@ from xplearn.utils._threads import effective_n_threads, single_threaded_blas
 
 __all__ = [
     "LloydResult",
+    "column_mean_and_variance",
     "kernel_backend",
     "kernel_input",
     "kernel_session",
@@ -147,6 +148,38 @@ def kernel_session(X: Any = None, method: str | None = None) -> Iterator[None]:
 def last_session_threads() -> int | None:
     """Number of threads of this thread's latest numba session (None if none yet)."""
     return getattr(_local, "last_threads", None)
+
+
+def column_mean_and_variance(
+    xp, X: Any, dtype: Any, *, with_variance: bool
+) -> tuple[Any, Any | None, Any]:
+    """Column means, (ddof=0) variances and the mean squared row norm of X, in ``dtype``.
+
+    NumPy float data goes through one parallel numba pass (two with the variances, which
+    are summed around the mean rather than as ``E[x^2] - E[x]^2``), accumulated in
+    float64; other inputs through the chunked generic code
+    (:func:`xplearn._kernels._xp_impl.column_mean_and_variance`). Same return values.
+    """
+    if kernel_backend(X) != "numba":
+        return _xp_impl.column_mean_and_variance(xp, X, dtype, with_variance=with_variance)
+    from xplearn._kernels._numba._stats import N_SLOTS, column_sums
+
+    n_samples, n_features = X.shape
+    n_slots = max(1, min(N_SLOTS, n_samples))
+    with kernel_session():
+        X = np.ascontiguousarray(X)
+        sums, squares = column_sums(X, np.zeros(n_features), n_slots)
+        mean = sums / n_samples
+        mean_sq_norm = squares.sum() / n_samples
+        variance = None
+        if with_variance:
+            _, centered_squares = column_sums(X, mean, n_slots)
+            variance = centered_squares / n_samples
+    return (
+        xp.asarray(mean.astype(dtype)),
+        None if variance is None else xp.asarray(variance.astype(dtype)),
+        xp.asarray(np.asarray(mean_sq_norm, dtype=dtype)),
+    )
 
 
 @dataclass
