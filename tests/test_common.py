@@ -145,11 +145,14 @@ def _fit_args(estimator, X, y):
 
 
 def _output(estimator, X):
-    """The main output of a fitted estimator: predict for regressors, transform otherwise."""
+    """The main output of a fitted estimator: predict for regressors, predict_proba for
+    classifiers, the neighbour distances for neighbour searches, transform otherwise."""
     if is_regressor(estimator):
         return estimator.predict(X)
     if is_classifier(estimator):
         return estimator.predict_proba(X)
+    if not hasattr(estimator, "transform") and hasattr(estimator, "kneighbors"):
+        return estimator.kneighbors(X)[0]
     return estimator.transform(X)
 
 

@@ -12,12 +12,15 @@ exist.
 
 from xplearn._kernels._dispatch import (
     LloydResult,
+    argkmin,
     column_mean_and_variance,
     kernel_backend,
     kernel_input,
     kernel_session,
     last_session_threads,
     lloyd_pass,
+    pairwise_distances,
+    radius_neighbors,
 )
 from xplearn._kernels._xp_impl import (
     STREAM_CHUNK_MIB,
@@ -28,6 +31,7 @@ from xplearn._kernels._xp_impl import (
 __all__ = [
     "STREAM_CHUNK_MIB",
     "LloydResult",
+    "argkmin",
     "chunk_rows",
     "column_mean_and_variance",
     "kernel_backend",
@@ -35,5 +39,7 @@ __all__ = [
     "kernel_session",
     "last_session_threads",
     "lloyd_pass",
+    "pairwise_distances",
+    "radius_neighbors",
     "sq_distances",
 ]

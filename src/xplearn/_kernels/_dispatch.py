@@ -33,12 +33,14 @@ from xplearn.utils._threads import effective_n_threads, single_threaded_blas
 
 __all__ = [
     "LloydResult",
-    "column_mean_and_variance",
+    "argkmin",
     "kernel_backend",
     "kernel_input",
     "kernel_session",
     "last_session_threads",
     "lloyd_pass",
+    "pairwise_distances",
+    "radius_neighbors",
 ]
 
 _NUMBA_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -331,3 +333,125 @@ def _lloyd_numba(
         n_changed=n_changed if had_labels else None,
         inertia=inertia if compute_inertia else None,
     )
+
+
+# -------------------------------------------------------------------------------------
+# Nearest neighbours
+
+
+def _numba_pair(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """X and Y as C-contiguous NumPy arrays of X's dtype (no copy when already so)."""
+    return np.ascontiguousarray(X), np.ascontiguousarray(Y, dtype=X.dtype)
+
+
+def _host_fallback(X: Any, Y: Any):
+    """(NumPy namespace, X, Y on the host) for lazy namespaces, whose data-dependent
+    outputs (sorts along rows, ragged results) are computed eagerly."""
+    from xplearn._xp import numpy_namespace, to_numpy
+
+    return (
+        numpy_namespace(),
+        numpy_namespace().asarray(to_numpy(X)),
+        numpy_namespace().asarray(to_numpy(Y)),
+    )
+
+
+def argkmin(
+    X: Any,
+    Y: Any,
+    k: int,
+    metric: str,
+    *,
+    exclude_self: bool = False,
+    method: str | None = None,
+) -> tuple[Any, Any]:
+    """The ``k`` nearest rows of ``Y`` to each row of ``X``.
+
+    Parameters
+    ----------
+    X : array of shape (n_queries, n_features)
+        Queries, float32 or float64.
+    Y : array of shape (n_train, n_features)
+        Training rows, same namespace, device and dtype as X.
+    k : int
+        Number of neighbours, ``1 <= k <= n_train``.
+    metric : {"euclidean", "sqeuclidean", "manhattan", "cosine"}
+    exclude_self : bool, default=False
+        X are the training rows: drop each row's own index (``k - 1`` columns returned).
+    method : str, default=None
+        Calling public method, for error messages.
+
+    Returns
+    -------
+    distances : array of shape (n_queries, k), X's dtype
+        Exact distances (float64 accumulation), increasing along each row.
+    indices : array of shape (n_queries, k), int64
+        Training indices; among equal distances the smaller index comes first.
+    """
+    xp = array_namespace(X)
+    if kernel_backend(X, method) == "numba":
+        from xplearn._kernels._numba import argkmin_numpy
+
+        with kernel_session():
+            result = argkmin_numpy(*_numba_pair(X, Y), int(k), metric)
+        return _xp_impl.drop_self(*result) if exclude_self else result
+    from xplearn._xp._ops import is_lazy
+
+    if is_lazy(xp):
+        _, X_host, Y_host = _host_fallback(X, Y)
+        result = _xp_impl.argkmin(X_host, Y_host, int(k), metric)
+        if exclude_self:
+            result = _xp_impl.drop_self(*result)
+        return tuple(xp.asarray(part) for part in result)
+    result = _xp_impl.argkmin(X, Y, int(k), metric)
+    return _xp_impl.drop_self(*result) if exclude_self else result
+
+
+def radius_neighbors(
+    X: Any,
+    Y: Any,
+    radius: float,
+    metric: str,
+    *,
+    sort_results: bool = False,
+    exclude_self: bool = False,
+    method: str | None = None,
+) -> tuple[Any, Any, Any]:
+    """Rows of ``Y`` within ``radius`` of each row of ``X``, as a CSR triple.
+
+    ``exclude_self``: X are the training rows; each row's own index is dropped.
+
+    Returns
+    -------
+    indptr : array of shape (n_queries + 1,), int64
+    indices : array of shape (nnz,), int64
+        Increasing within a row, or ordered by (distance, index) with ``sort_results``.
+    distances : array of shape (nnz,), X's dtype
+        Exact distances (float64 accumulation).
+    """
+    xp = array_namespace(X)
+    if kernel_backend(X, method) == "numba":
+        from xplearn._kernels._numba import radius_numpy
+
+        with kernel_session():
+            result = radius_numpy(*_numba_pair(X, Y), float(radius), metric, bool(sort_results))
+        return _xp_impl.drop_self_csr(*result) if exclude_self else result
+    from xplearn._xp._ops import is_lazy
+
+    if is_lazy(xp):
+        _, X_host, Y_host = _host_fallback(X, Y)
+        result = _xp_impl.radius_neighbors(X_host, Y_host, float(radius), metric, sort_results)
+        if exclude_self:
+            result = _xp_impl.drop_self_csr(*result)
+        return tuple(xp.asarray(part) for part in result)
+    result = _xp_impl.radius_neighbors(X, Y, float(radius), metric, bool(sort_results))
+    return _xp_impl.drop_self_csr(*result) if exclude_self else result
+
+
+def pairwise_distances(X: Any, Y: Any, metric: str, same: bool = False) -> Any:
+    """The full distance matrix between the rows of X and Y, in row chunks (array API).
+
+    One matrix product per chunk (BLAS on NumPy): there is no reduction to fuse, so the
+    generic code is the fast path on every backend.
+    """
+    return _xp_impl.pairwise_distances(X, Y, metric, same)

@@ -221,3 +221,310 @@ def column_mean_and_variance(
         centered = xp.astype(chunk, dtype, copy=False) - mean
         centered_squares = centered_squares + xp.sum(centered * centered, axis=0)
     return mean, centered_squares / n_samples, mean_sq_norm
+
+
+# -------------------------------------------------------------------------------------
+# Nearest neighbours
+
+#: Metrics of the pairwise and neighbour kernels.
+METRICS = ("euclidean", "sqeuclidean", "manhattan", "cosine")
+#: Cap (MiB) on the temporaries of one block of a neighbour search.
+NEIGHBOR_CHUNK_MIB = 64
+#: Training rows per block of a neighbour search (before the working-memory cap).
+_TRAIN_BLOCK = 4096
+
+
+def _accumulate_dtype(xp: ModuleType, X: Any) -> Any:
+    from xplearn._xp import supports_float64
+
+    return xp.float64 if supports_float64(xp, device_of(X)) else X.dtype
+
+
+def unit_rows(xp: ModuleType, X: Any) -> Any:
+    """Rows of X scaled to unit norm; zero rows stay zero (cosine distance 1 to all)."""
+    norms = xp.sqrt(xp.sum(X * X, axis=1))
+    positive = norms > 0
+    scale = xp.where(positive, 1 / xp.where(positive, norms, xp.ones_like(norms)), 0)
+    return X * scale[:, None]
+
+
+def distance_block(xp: ModuleType, X: Any, Y: Any, metric: str) -> Any:
+    """Distances between every row of X and of Y (one block, X's dtype).
+
+    euclidean / sqeuclidean through the expansion ``||x||^2 - 2 x.y + ||y||^2`` clipped
+    at 0, as scikit-learn; cosine as ``1 - x.y / (||x|| ||y||)`` clipped to [0, 2].
+    """
+    if metric == "manhattan":
+        return xp.sum(xp.abs(X[:, None, :] - Y[None, :, :]), axis=2)
+    if metric == "cosine":
+        block = 1 - unit_rows(xp, X) @ xp.matrix_transpose(unit_rows(xp, Y))
+        return xp.clip(block, 0, 2)
+    block = sq_distances(xp, X, Y, xp.sum(Y * Y, axis=1))
+    return xp.sqrt(block) if metric == "euclidean" else block
+
+
+def pairwise_distances(X: Any, Y: Any, metric: str, same: bool) -> Any:
+    """The ``(n_X, n_Y)`` distance matrix, computed in row chunks of X.
+
+    Each chunk's temporaries fit ``working_memory`` (manhattan: ``d`` values per pair).
+    ``same`` (Y is X) sets the diagonal to exact zeros.
+    """
+    xp = array_namespace(X)
+    n_x, n_features = X.shape
+    n_y = Y.shape[0]
+    per_pair = n_features if metric == "manhattan" else 2
+    rows = chunk_rows(n_x, n_y * per_pair * _itemsize(xp, X.dtype))
+    blocks = []
+    for start, stop in _row_chunks(n_x, rows):
+        chunk = X if start is None else X[start:stop, :]
+        block = distance_block(xp, chunk, Y, metric)
+        if same:
+            offset = 0 if start is None else start
+            row_ids = xp.arange(block.shape[0], device=device_of(X))[:, None] + offset
+            col_ids = xp.arange(n_y, device=device_of(X))[None, :]
+            block = xp.where(row_ids == col_ids, xp.zeros_like(block), block)
+        blocks.append(block)
+    if not blocks:
+        return xp.zeros((0, n_y), dtype=X.dtype, device=device_of(X))
+    return blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
+
+
+def _approx_terms(xp: ModuleType, X: Any, Y: Any, metric: str):
+    """(X', Y', y_term, alpha): ``y_term[j] + alpha * X'[i].Y'[j]`` ranks Y's rows for
+    query i as the metric does (the query's own term left out)."""
+    if metric == "cosine":
+        Yu = unit_rows(xp, Y)
+        return unit_rows(xp, X), Yu, xp.zeros((Y.shape[0],), dtype=Y.dtype, device=device_of(Y)), -1
+    return X, Y, xp.sum(Y * Y, axis=1), -2
+
+
+def _smallest(xp: ModuleType, values: Any, k: int) -> tuple[Any, Any]:
+    """The k smallest values of each row and their column positions.
+
+    The namespace's own top-k where it has one (torch), else a stable sort. Order among
+    equal values is fixed by the callers (they re-sort by index).
+    """
+    if k == values.shape[1]:
+        positions = xp.broadcast_to(xp.arange(k, device=device_of(values))[None, :], values.shape)
+        return values, positions
+    topk = getattr(xp, "topk", None)
+    if topk is not None:
+        return topk(values, k, dim=1, largest=False, sorted=False)
+    order = xp.argsort(values, axis=1, stable=True)[:, :k]
+    return xp.take_along_axis(values, order, axis=1), order
+
+
+def _sort_by_value_then_index(xp: ModuleType, values: Any, indices: Any) -> tuple[Any, Any]:
+    """Each row's (values, indices) ordered by value, ties by the smaller index."""
+    by_index = xp.argsort(indices, axis=1, stable=True)
+    values = xp.take_along_axis(values, by_index, axis=1)
+    indices = xp.take_along_axis(indices, by_index, axis=1)
+    by_value = xp.argsort(values, axis=1, stable=True)
+    return (
+        xp.take_along_axis(values, by_value, axis=1),
+        xp.take_along_axis(indices, by_value, axis=1),
+    )
+
+
+def exact_pair_distances(xp: ModuleType, X_rows: Any, Y_rows: Any, metric: str) -> Any:
+    """Distances between matching rows of two arrays of the same shape (last axis the
+    features), accumulated in float64 where the device has it, in X's dtype."""
+    dtype = X_rows.dtype
+    acc = _accumulate_dtype(xp, X_rows)
+    a = xp.astype(X_rows, acc)
+    b = xp.astype(Y_rows, acc)
+    if metric == "manhattan":
+        out = xp.sum(xp.abs(a - b), axis=-1)
+    elif metric == "cosine":
+        norms = xp.sqrt(xp.sum(a * a, axis=-1)) * xp.sqrt(xp.sum(b * b, axis=-1))
+        positive = norms > 0
+        ratio = xp.sum(a * b, axis=-1) / xp.where(positive, norms, xp.ones_like(norms))
+        out = xp.clip(xp.where(positive, 1 - ratio, xp.ones_like(ratio)), 0, 2)
+    else:
+        diff = a - b
+        out = xp.sum(diff * diff, axis=-1)
+        if metric == "euclidean":
+            out = xp.sqrt(out)
+    return xp.astype(out, dtype)
+
+
+def argkmin(X: Any, Y: Any, k: int, metric: str) -> tuple[Any, Any]:
+    """The ``k`` nearest rows of Y to each row of X: (distances, int64 indices).
+
+    Same contract as the numba kernel: the expansion selects ``k + max(k, 8)``
+    candidates per query (all of them for manhattan, whose block is exact), blocks of
+    queries x training rows sized by ``working_memory``; the candidates' distances are
+    recomputed exactly and the k best kept by (distance, index).
+    """
+    xp = array_namespace(X)
+    device = device_of(X)
+    n_queries, n_features = X.shape
+    n_train = Y.shape[0]
+    itemsize = _itemsize(xp, X.dtype)
+    exact_block = metric == "manhattan"
+    n_select = k if exact_block else min(n_train, k + max(k, 8))
+    cols = min(n_train, max(_TRAIN_BLOCK, n_select))
+    per_pair = n_features if exact_block else 4
+    rows = chunk_rows(n_queries, (cols + 2 * n_select) * per_pair * itemsize, NEIGHBOR_CHUNK_MIB)
+    # the ranking runs on rows centered on the training mean (as the numba kernel), so
+    # that a large common offset does not swamp the differences in the expansion
+    centered = metric in ("euclidean", "sqeuclidean")
+    if exact_block:
+        Xd, Yd = X, Y
+    elif centered:
+        mean = xp.mean(Y, axis=0)
+        Xd, Yd = X - mean, Y
+    else:
+        Xd, Yd, y_term, alpha = _approx_terms(xp, X, Y, metric)
+    out_d, out_i = [], []
+    for q0, q1 in _row_chunks(n_queries, rows):
+        Xq = X if q0 is None else X[q0:q1, :]
+        Xq_dot = Xd if q0 is None else Xd[q0:q1, :]
+        best_v = best_i = None
+        for t0 in range(0, n_train, cols):
+            t1 = min(n_train, t0 + cols)
+            Yt = Yd[t0:t1, :]
+            if exact_block:
+                block = distance_block(xp, Xq, Yt, metric)
+            elif centered:
+                Yt = Yt - mean
+                block = xp.sum(Yt * Yt, axis=1)[None, :] - 2 * (Xq_dot @ xp.matrix_transpose(Yt))
+            else:
+                block = y_term[None, t0:t1] + alpha * (Xq_dot @ xp.matrix_transpose(Yt))
+            values, positions = _smallest(xp, block, min(n_select, t1 - t0))
+            positions = xp.astype(positions, xp.int64) + t0
+            if best_v is not None:
+                values = xp.concat([best_v, values], axis=1)
+                positions = xp.concat([best_i, positions], axis=1)
+            values, positions = _sort_by_value_then_index(xp, values, positions)
+            best_v, best_i = values[:, :n_select], positions[:, :n_select]
+        n_rows = best_i.shape[0]
+        flat = xp.reshape(best_i, (-1,))
+        Y_rows = xp.reshape(xp.take(Y, flat, axis=0), (n_rows, n_select, n_features))
+        distances = exact_pair_distances(xp, Xq[:, None, :], Y_rows, metric)
+        distances, best_i = _sort_by_value_then_index(xp, distances, best_i)
+        out_d.append(distances[:, :k])
+        out_i.append(best_i[:, :k])
+    if not out_d:
+        return (
+            xp.zeros((0, k), dtype=X.dtype, device=device),
+            xp.zeros((0, k), dtype=xp.int64, device=device),
+        )
+    if len(out_d) == 1:
+        return out_d[0], out_i[0]
+    return xp.concat(out_d, axis=0), xp.concat(out_i, axis=0)
+
+
+def radius_neighbors(
+    X: Any, Y: Any, radius: float, metric: str, sort_results: bool
+) -> tuple[Any, Any, Any]:
+    """Rows of Y within ``radius`` of each row of X, as ``(indptr, indices, distances)``.
+
+    Candidates come from the expansion with a rounding slack (exact block for
+    manhattan), block by block; their exact distances decide. Within a row, indices
+    increase, or go by (distance, index) with ``sort_results``. Needs a namespace with
+    data-dependent output shapes (``nonzero``): eager namespaces.
+    """
+    xp = array_namespace(X)
+    device = device_of(X)
+    n_queries, n_features = X.shape
+    n_train = Y.shape[0]
+    itemsize = _itemsize(xp, X.dtype)
+    exact_block = metric == "manhattan"
+    cols = min(max(n_train, 1), _TRAIN_BLOCK)
+    per_pair = n_features if exact_block else 4
+    rows = chunk_rows(n_queries, cols * per_pair * itemsize, NEIGHBOR_CHUNK_MIB)
+    if not exact_block:
+        Xd, Yd, y_term, alpha = _approx_terms(xp, X, Y, metric)
+        eps = float(xp.finfo(X.dtype).eps)
+        slack = (n_features + 8) * eps
+        if metric == "cosine":
+            x_term = xp.ones((n_queries,), dtype=X.dtype, device=device)
+            x_scale, y_scale = x_term, xp.ones((n_train,), dtype=X.dtype, device=device)
+            bound = radius
+        else:
+            x_term = xp.sum(X * X, axis=1)
+            x_scale, y_scale = x_term, y_term
+            bound = radius**2 if metric == "euclidean" else radius
+    found_rows, found_cols = [], []
+    for q0, q1 in _row_chunks(n_queries, rows):
+        for t0 in range(0, n_train, cols):
+            t1 = min(n_train, t0 + cols)
+            if exact_block:
+                block = distance_block(xp, X[q0:q1, :], Y[t0:t1, :], metric)
+                mask = block <= radius
+            else:
+                block = (x_term[q0:q1, None] + y_term[None, t0:t1]) + alpha * (
+                    Xd[q0:q1, :] @ xp.matrix_transpose(Yd[t0:t1, :])
+                )
+                tolerance = slack * (x_scale[q0:q1, None] + y_scale[None, t0:t1])
+                mask = block <= bound + tolerance
+            r, c = xp.nonzero(mask)
+            found_rows.append(xp.astype(r, xp.int64) + q0)
+            found_cols.append(xp.astype(c, xp.int64) + t0)
+    if found_rows:
+        rows_all = xp.concat(found_rows, axis=0)
+        cols_all = xp.concat(found_cols, axis=0)
+    else:
+        rows_all = cols_all = xp.zeros((0,), dtype=xp.int64, device=device)
+    order = xp.argsort(rows_all * max(n_train, 1) + cols_all, stable=True)
+    rows_all, cols_all = xp.take(rows_all, order), xp.take(cols_all, order)
+    distances = _pair_distances_chunked(xp, X, Y, rows_all, cols_all, metric)
+    (keep,) = xp.nonzero(distances <= radius)
+    rows_all, cols_all = xp.take(rows_all, keep), xp.take(cols_all, keep)
+    distances = xp.take(distances, keep)
+    if sort_results:
+        by_distance = xp.argsort(distances, stable=True)
+        by_row = xp.argsort(xp.take(rows_all, by_distance), stable=True)
+        order = xp.take(by_distance, by_row)
+        rows_all, cols_all = xp.take(rows_all, order), xp.take(cols_all, order)
+        distances = xp.take(distances, order)
+    boundaries = xp.arange(n_queries + 1, dtype=xp.int64, device=device)
+    indptr = xp.astype(xp.searchsorted(rows_all, boundaries, side="left"), xp.int64)
+    return indptr, cols_all, distances
+
+
+def _pair_distances_chunked(xp, X, Y, rows, cols, metric):
+    """Exact distances of the pairs (X[rows[p]], Y[cols[p]]), in chunks of pairs."""
+    n_pairs = rows.shape[0]
+    n_features = X.shape[1]
+    step = chunk_rows(n_pairs, 3 * n_features * 8, NEIGHBOR_CHUNK_MIB) or 1
+    parts = []
+    for p0 in range(0, n_pairs, step):
+        p1 = min(n_pairs, p0 + step)
+        a = xp.take(X, rows[p0:p1], axis=0)
+        b = xp.take(Y, cols[p0:p1], axis=0)
+        parts.append(exact_pair_distances(xp, a, b, metric))
+    if not parts:
+        return xp.zeros((0,), dtype=X.dtype, device=device_of(X))
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+
+
+def drop_self(distances: Any, indices: Any) -> tuple[Any, Any]:
+    """Remove each query's own index from its k + 1 neighbours (queries = training rows).
+
+    When the row's own index is absent (more than k duplicates come first), the first
+    column goes instead, as scikit-learn does; the others keep their order.
+    """
+    xp = array_namespace(indices)
+    n, width = indices.shape
+    device = device_of(indices)
+    is_self = indices == xp.arange(n, dtype=indices.dtype, device=device)[:, None]
+    found = xp.any(is_self, axis=1)
+    first = xp.arange(width, device=device)[None, :] == 0
+    drop = xp.where(found[:, None], is_self, first)
+    # stable: the kept entries keep their order, the dropped one goes last
+    order = xp.argsort(xp.astype(drop, xp.int8), axis=1, stable=True)[:, : width - 1]
+    return xp.take_along_axis(distances, order, axis=1), xp.take_along_axis(indices, order, axis=1)
+
+
+def drop_self_csr(indptr: Any, indices: Any, distances: Any) -> tuple[Any, Any, Any]:
+    """Remove each query's own index from a CSR result (queries = training rows)."""
+    xp = array_namespace(indices)
+    device = device_of(indices)
+    positions = xp.arange(indices.shape[0], dtype=xp.int64, device=device)
+    rows = xp.astype(xp.searchsorted(indptr, positions, side="right"), xp.int64) - 1
+    (keep,) = xp.nonzero(indices != rows)
+    boundaries = xp.arange(indptr.shape[0], dtype=xp.int64, device=device)
+    new_indptr = xp.searchsorted(xp.take(rows, keep), boundaries, side="left")
+    return xp.astype(new_indptr, xp.int64), xp.take(indices, keep), xp.take(distances, keep)

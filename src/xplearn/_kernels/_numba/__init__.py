@@ -10,9 +10,17 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from xplearn._kernels._numba import _neighbors as _nb
 from xplearn._kernels._numba._lloyd import LARGE_NB, SMALL_NB, lanes, lloyd_pass
 
-__all__ = ["SUPPORTED_DTYPES", "lloyd_pass_numpy", "tile_plan"]
+__all__ = [
+    "SUPPORTED_DTYPES",
+    "argkmin_numpy",
+    "lloyd_pass_numpy",
+    "neighbor_tiles",
+    "radius_numpy",
+    "tile_plan",
+]
 
 #: dtypes with a compiled specialisation (float32 data is never upcast).
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -132,3 +140,211 @@ def lloyd_pass_numpy(
     if not update_centers:
         sums = weights = counts = None
     return labels, sums, weights, counts, int(n_changed), float(inertia)
+
+
+# -------------------------------------------------------------------------------------
+# Nearest neighbours
+
+# Cache budgets (bytes) of one argkmin work item: a tile of training rows and the dot
+# block of a query block against it (both stay in a core's L2 while the tile is scanned).
+_TRAIN_TILE_BYTES = 64 * 1024
+_DOT_TILE_BYTES = 512 * 1024
+_MAX_Q_TILE = 512
+# Work items wanted before the training rows are also split into parts (few queries).
+_MIN_WORK_ITEMS = 8
+_METRIC_CODES = {"sqeuclidean": 0, "euclidean": 1, "manhattan": 2, "cosine": 3}
+
+
+def neighbor_tiles(n_queries: int, n_train: int, n_features: int, itemsize: int) -> dict:
+    """Tile sizes and training parts for one search; a function of the shape only.
+
+    Returns
+    -------
+    dict
+        ``q_tile`` (queries per block), ``t_tile`` (training rows per tile), ``n_parts``
+        and ``part_len`` (training rows split in contiguous parts, a multiple of
+        ``t_tile``, when there are fewer than 8 query blocks).
+    """
+    row_bytes = max(1, n_features * itemsize)
+    t_tile = _TRAIN_TILE_BYTES // row_bytes // 64 * 64
+    t_tile = int(min(max(t_tile, 64), 4096))
+    q_tile = _DOT_TILE_BYTES // (t_tile * itemsize) // 8 * 8
+    q_tile = int(min(max(q_tile, 8), _MAX_Q_TILE))
+    n_blocks = -(-n_queries // q_tile)
+    n_tiles = max(1, -(-n_train // t_tile))
+    n_parts = 1
+    if n_blocks < _MIN_WORK_ITEMS:
+        n_parts = int(min(n_tiles, -(-_MIN_WORK_ITEMS // max(1, n_blocks))))
+    part_len = -(-n_tiles // n_parts) * t_tile
+    n_parts = max(1, -(-n_train // part_len))
+    return {"q_tile": q_tile, "t_tile": t_tile, "n_parts": n_parts, "part_len": int(part_len)}
+
+
+def _unit_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of X scaled to unit norm, zero rows left zero; float64 norms)."""
+    norms = np.empty(X.shape[0], dtype=np.float64)
+    _nb.row_norms(X, False, norms)
+    scale = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
+    return (X * scale[:, None].astype(X.dtype)).astype(X.dtype, copy=False), norms
+
+
+def _serial_if_small(work: int):
+    """Context: one thread when the pool wake-up would cost more than the work."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def ctx():
+        n_threads = numba.get_num_threads()
+        serial = n_threads > 1 and work < _PARALLEL_MIN_WORK
+        if serial:
+            numba.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if serial:
+                numba.set_num_threads(n_threads)
+
+    return ctx()
+
+
+def _exact_distances(X, Y, indptr, indices, code, x_norms, y_norms, dtype):
+    distances = np.empty(indices.shape[0], dtype=dtype)
+    _nb.exact_distances(X, Y, indptr, indices, code, x_norms, y_norms, distances)
+    return distances
+
+
+def _center_and_scale(Y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Training mean (float64) and a power-of-two scale with ``|y - mean| * scale <= 1``."""
+    if Y.size == 0:
+        return np.zeros(Y.shape[1]), 1.0
+    shift = Y.mean(axis=0, dtype=np.float64)
+    spread = max(
+        float(np.max(np.abs(Y.max(axis=0) - shift))), float(np.max(np.abs(Y.min(axis=0) - shift)))
+    )
+    if not np.isfinite(spread) or spread == 0.0:
+        return shift, 1.0
+    return shift, float(2.0 ** -np.ceil(np.log2(spread)))
+
+
+def argkmin_numpy(
+    X: np.ndarray, Y: np.ndarray, k: int, metric: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of ``Y`` to each row of ``X``: (distances, int64 indices).
+
+    ``X`` and ``Y`` are C-contiguous arrays of one dtype (float32 or float64), never
+    copied nor upcast whole. For the dot-product metrics, ``k + max(k, 8)`` candidates
+    per query are *selected* by a float32 ranking on centered, rescaled tiles (see
+    :func:`._neighbors.argkmin_dot`), their distances recomputed exactly (float64
+    accumulation, rounded once to X's dtype), and the ``k`` best kept, ordered by
+    (distance, index): the ranking's rounding can drop a true neighbour only if more
+    than ``max(k, 8)`` candidates lie within its rounding of the k-th distance.
+    Manhattan distances are computed directly (exact).
+    """
+    dtype = X.dtype
+    n_queries, n_features = X.shape
+    n_train = Y.shape[0]
+    code = _METRIC_CODES[metric]
+    # the ranking runs in float32 whatever the data's dtype
+    plan = neighbor_tiles(n_queries, n_train, n_features, 4)
+    x_norms = y_norms = np.empty(0, dtype=np.float64)
+    if metric == "manhattan":
+        n_select = k
+        part_dtype = dtype
+    else:
+        n_select = min(n_train, k + max(k, 8))
+        part_dtype = np.dtype(np.float32)
+    part_vals = np.empty((plan["n_parts"], n_queries, n_select), dtype=part_dtype)
+    part_idx = np.empty((plan["n_parts"], n_queries, n_select), dtype=np.int64)
+    args = (n_select, plan["q_tile"], plan["t_tile"], plan["n_parts"], plan["part_len"])
+    with _serial_if_small(n_queries * n_train * n_features):
+        if metric == "manhattan":
+            _nb.argkmin_manhattan(X, Y, *args, part_vals, part_idx)
+        else:
+            unit = metric == "cosine"
+            if unit:
+                shift, scale = np.zeros(n_features), 1.0
+                x_norms = np.empty(n_queries, dtype=np.float64)
+                y_norms = np.empty(n_train, dtype=np.float64)
+                _nb.row_norms(X, False, x_norms)
+                _nb.row_norms(Y, False, y_norms)
+            else:
+                shift, scale = _center_and_scale(Y)
+            _nb.argkmin_dot(X, Y, shift, scale, unit, *args, part_vals, part_idx)
+        if plan["n_parts"] == 1:
+            candidates = part_idx[0]
+        else:
+            merged_vals = np.empty((n_queries, n_select), dtype=part_dtype)
+            candidates = np.empty((n_queries, n_select), dtype=np.int64)
+            _nb.merge_parts(part_vals, part_idx, n_select, merged_vals, candidates)
+        del part_vals
+        indices = np.ascontiguousarray(candidates).reshape(-1)
+        indptr = np.arange(0, n_queries * n_select + 1, n_select, dtype=np.int64)
+        distances = _exact_distances(X, Y, indptr, indices, code, x_norms, y_norms, dtype)
+        _nb.sort_rows(indptr, distances, indices)
+    distances = distances.reshape(n_queries, n_select)[:, :k]
+    indices = indices.reshape(n_queries, n_select)[:, :k]
+    return np.ascontiguousarray(distances), np.ascontiguousarray(indices)
+
+
+def radius_numpy(
+    X: np.ndarray, Y: np.ndarray, radius: float, metric: str, sort_results: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of ``Y`` within ``radius`` of each row of ``X``, as a CSR triple.
+
+    Returns ``(indptr, indices, distances)``: int64, int64 and X's dtype; within a row
+    the indices increase, or, with ``sort_results``, the entries go by (distance,
+    index). Candidates come from the expansion with a rounding slack; the exact
+    distances (float64 accumulation, rounded to X's dtype) decide.
+    """
+    dtype = X.dtype
+    n_queries, n_features = X.shape
+    n_train = Y.shape[0]
+    code = _METRIC_CODES[metric]
+    plan = neighbor_tiles(n_queries, n_train, n_features, dtype.itemsize)
+    q_tile, t_tile = plan["q_tile"], plan["t_tile"]
+    counts = np.empty(n_queries, dtype=np.int64)
+    indptr = np.zeros(n_queries + 1, dtype=np.int64)
+    x_norms = y_norms = np.empty(0, dtype=np.float64)
+    with _serial_if_small(n_queries * n_train * n_features):
+        if metric == "manhattan":
+            empty = np.empty(0, dtype=np.int64)
+            _nb.radius_manhattan(X, Y, float(radius), q_tile, counts, indptr, empty, False)
+            np.cumsum(counts, out=indptr[1:])
+            indices = np.empty(int(indptr[-1]), dtype=np.int64)
+            _nb.radius_manhattan(X, Y, float(radius), q_tile, counts, indptr, indices, True)
+        else:
+            eps = float(np.finfo(dtype).eps)
+            slack = dtype.type((n_features + 8) * eps)
+            if metric == "cosine":
+                X_dot, x_norms = _unit_rows(X)
+                Y_dot, y_norms = _unit_rows(Y)
+                x_term = np.ones(n_queries, dtype=dtype)
+                y_term = np.zeros(n_train, dtype=dtype)
+                x_scale, y_scale = x_term, np.ones(n_train, dtype=dtype)
+                alpha, bound = dtype.type(-1), dtype.type(radius)
+            else:
+                X_dot, Y_dot = X, Y
+                x_term = np.empty(n_queries, dtype=dtype)
+                y_term = np.empty(n_train, dtype=dtype)
+                _nb.row_norms(X, True, x_term)
+                _nb.row_norms(Y, True, y_term)
+                x_scale, y_scale = x_term, y_term
+                alpha = dtype.type(-2)
+                bound = dtype.type(radius**2 if metric == "euclidean" else radius)
+            common = (X_dot, Y_dot, x_term, y_term, alpha, bound, slack, x_scale, y_scale)
+            _nb.radius_count_dot(*common, q_tile, t_tile, counts)
+            np.cumsum(counts, out=indptr[1:])
+            indices = np.empty(int(indptr[-1]), dtype=np.int64)
+            _nb.radius_fill_dot(*common, q_tile, t_tile, indptr, indices)
+        distances = _exact_distances(X, Y, indptr, indices, code, x_norms, y_norms, dtype)
+        if metric != "manhattan":
+            keep = distances <= dtype.type(radius)
+            if not keep.all():
+                rows = np.repeat(np.arange(n_queries), np.diff(indptr))
+                kept_per_row = np.bincount(rows[keep], minlength=n_queries)
+                indptr = np.zeros(n_queries + 1, dtype=np.int64)
+                np.cumsum(kept_per_row, out=indptr[1:])
+                indices, distances = indices[keep], distances[keep]
+        if sort_results:
+            _nb.sort_rows(indptr, distances, indices)
+    return indptr, indices, distances

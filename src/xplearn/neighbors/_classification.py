@@ -1,0 +1,158 @@
+"""k-nearest-neighbours classification."""
+
+from __future__ import annotations
+
+from sklearn.base import ClassifierMixin
+
+from xplearn._xp import array_namespace, device_of
+from xplearn.neighbors._base import _check_weights, _NeighborsBase, neighbor_weights
+from xplearn.utils._labels import decode_labels, encode_labels
+from xplearn.utils.validation import method_name
+
+__all__ = ["KNeighborsClassifier"]
+
+
+class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
+    """Classifier voting among the k nearest training rows (exact, brute force).
+
+    Runs on every backend; see :class:`~xplearn.neighbors.NearestNeighbors` for the
+    search. Class labels may be an array of X's namespace and device, or a NumPy array
+    or list of any labels scikit-learn accepts (strings included): predictions come back
+    in the form the labels came in.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=5
+        Number of neighbours that vote.
+    weights : {"uniform", "distance"} or callable, default="uniform"
+        ``"uniform"``: one vote each; ``"distance"``: votes weighted by ``1 / d``
+        (neighbours at distance 0, if any, take all the weight); a callable receives the
+        distances array (n_queries, n_neighbors) and returns weights of that shape.
+    algorithm : {"brute", "auto"}, default="brute"
+        Exhaustive search; ``"auto"`` selects it.
+    metric : {"euclidean", "sqeuclidean", "manhattan", "cosine"}, default="euclidean"
+        Distance.
+    dtype_policy : {"preserve", "float32", "float64", "mixed"}, default=None
+        Dtype of the kept training rows, the distances and the probabilities (None:
+        the configured policy; ``"preserve"`` keeps float32 float32).
+
+    Attributes
+    ----------
+    classes_ : array of shape (n_classes,)
+        Sorted class labels (X's namespace for device labels, NumPy for host labels).
+    n_samples_fit_ : int
+        Number of training rows.
+    effective_metric_ : str
+        The metric used.
+    effective_metric_params_ : dict
+        Empty; for scikit-learn compatibility.
+    outputs_2d_ : bool
+        False: one target.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when X has string column names.
+
+    Notes
+    -----
+    Ties between classes go to the first class of ``classes_`` (as scikit-learn);
+    ties between equally distant neighbours go to the smaller training index.
+
+    Examples
+    --------
+    >>> from xplearn.neighbors import KNeighborsClassifier
+    >>> X = [[0.0], [1.0], [2.0], [3.0]]
+    >>> clf = KNeighborsClassifier(n_neighbors=3).fit(X, ["a", "a", "b", "b"])
+    >>> clf.predict([[1.1]]).tolist()
+    ['a']
+    """
+
+    def __init__(
+        self,
+        n_neighbors=5,
+        *,
+        weights="uniform",
+        algorithm="brute",
+        metric="euclidean",
+        dtype_policy=None,
+    ):
+        self.n_neighbors = n_neighbors
+        self.weights = weights
+        self.algorithm = algorithm
+        self.metric = metric
+        self.dtype_policy = dtype_policy
+
+    def fit(self, X, y):
+        """Keep the training rows and their labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows, of any supported namespace.
+        y : array-like of shape (n_samples,)
+            Class labels: an array of X's namespace and device, or a NumPy array or list
+            of any labels.
+
+        Returns
+        -------
+        self : KNeighborsClassifier
+            The fitted estimator.
+        """
+        prefix = f"{method_name(self, 'fit')}: "
+        _check_weights(self.weights, prefix)
+        data = self._fit(X, y, supervised=True, y_kind="labels")
+        encoded = encode_labels(data.xp, data.device, data.y, prefix, min_classes=1)
+        self.classes_ = encoded.classes
+        self._y = encoded.codes
+        self.outputs_2d_ = False
+        return self
+
+    def predict_proba(self, X):
+        """Estimate each class's weighted share among the neighbours of each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Queries in the namespace and on the device the model was fitted on.
+
+        Returns
+        -------
+        proba : array of shape (n_queries, n_classes)
+            Columns in the order of ``classes_``; rows sum to 1.
+        """
+        return self._proba(X, "predict_proba")
+
+    def _proba(self, X, method):
+        prefix = f"{method_name(self, method)}: "
+        _check_weights(self.weights, prefix)
+        distances, indices = self._kneighbors(X, None, method)
+        xp = array_namespace(distances)
+        device = device_of(distances)
+        n_queries, k = indices.shape
+        codes = xp.reshape(xp.take(self._y, xp.reshape(indices, (-1,))), (n_queries, k))
+        weights = neighbor_weights(xp, distances, self.weights, prefix)
+        if weights is None:
+            weights = xp.ones_like(distances)
+        n_classes = self.classes_.shape[0]
+        classes = xp.arange(n_classes, device=device)
+        votes = xp.astype(codes[:, :, None] == xp.astype(classes, codes.dtype), distances.dtype)
+        proba = xp.sum(votes * weights[:, :, None], axis=1)
+        total = xp.sum(proba, axis=1, keepdims=True)
+        return proba / xp.where(total == 0, xp.ones_like(total), total)
+
+    def predict(self, X):
+        """Predict the class of each query: the heaviest vote among its neighbours.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Queries in the namespace and on the device the model was fitted on.
+
+        Returns
+        -------
+        y_pred : array of shape (n_queries,)
+            Labels, in the form the training labels came in.
+        """
+        proba = self._proba(X, "predict")
+        xp = array_namespace(proba)
+        return decode_labels(self.classes_, xp.argmax(proba, axis=1))

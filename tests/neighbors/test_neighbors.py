@@ -1,0 +1,338 @@
+"""NearestNeighbors, KNeighborsClassifier, KNeighborsRegressor against scikit-learn."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn import neighbors as sk
+
+from xplearn._xp import to_numpy
+from xplearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+from xplearn.testing import assert_allclose_xp, assert_on_backend, skip_without_float64
+
+METRICS = ["euclidean", "sqeuclidean", "manhattan", "cosine"]
+DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+RTOL = {np.float64: 1e-10, np.float32: 1e-5}
+
+
+def _data(seed=0, n_train=120, n_query=40, d=4, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_train, d)) * rng.uniform(0.5, 3, d)
+    Q = rng.standard_normal((n_query, d)) * rng.uniform(0.5, 3, d)
+    return X.astype(dtype), Q.astype(dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# NearestNeighbors
+
+
+@DTYPES
+@pytest.mark.parametrize("metric", METRICS)
+def test_kneighbors_matches_sklearn_brute(metric, dtype):
+    X, Q = _data(dtype=dtype)
+    ours = NearestNeighbors(n_neighbors=6, metric=metric).fit(X)
+    ref = sk.NearestNeighbors(n_neighbors=6, metric=metric, algorithm="brute").fit(X)
+    for query in (Q, None):
+        d, i = ours.kneighbors(query)
+        rd, ri = ref.kneighbors(query)
+        np.testing.assert_array_equal(i, ri)
+        np.testing.assert_allclose(
+            d, rd, rtol=RTOL[dtype], atol=1e-6 if dtype == np.float32 else 1e-12
+        )
+        assert d.dtype == dtype
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_radius_neighbors_matches_sklearn(metric):
+    X, Q = _data(seed=1)
+    radius = 0.05 if metric == "cosine" else 1.5
+    ours = NearestNeighbors(radius=radius, metric=metric).fit(X)
+    ref = sk.NearestNeighbors(radius=radius, metric=metric, algorithm="brute").fit(X)
+    for query in (Q, None):
+        d, i = ours.radius_neighbors(query, sort_results=True)
+        rd, ri = ref.radius_neighbors(query, sort_results=True)
+        assert d.dtype == object
+        assert len(i) == len(ri)
+        for a, b, c, e in zip(i, ri, d, rd, strict=True):
+            np.testing.assert_array_equal(a, b)
+            np.testing.assert_allclose(c, e, rtol=1e-10, atol=1e-12)
+    indptr, indices, distances = ours.radius_neighbors(Q, return_csr=True)
+    assert indptr.shape == (Q.shape[0] + 1,)
+    assert indices.shape == distances.shape
+    unsorted = ours.radius_neighbors(Q, return_distance=False)
+    for row in range(Q.shape[0]):
+        np.testing.assert_array_equal(unsorted[row], indices[indptr[row] : indptr[row + 1]])
+        assert np.all(np.diff(unsorted[row]) > 0)
+
+
+@pytest.mark.parametrize("mode", ["connectivity", "distance"])
+def test_graphs_match_sklearn(mode):
+    X, Q = _data(seed=2)
+    ours = NearestNeighbors(n_neighbors=3, radius=1.2).fit(X)
+    ref = sk.NearestNeighbors(n_neighbors=3, radius=1.2, algorithm="brute").fit(X)
+    for query in (Q, None):
+        got = ours.kneighbors_graph(query, mode=mode)
+        expected = ref.kneighbors_graph(query, mode=mode)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got.toarray(), expected.toarray(), atol=1e-12)
+        got = ours.radius_neighbors_graph(query, mode=mode)
+        expected = ref.radius_neighbors_graph(query, mode=mode)
+        np.testing.assert_allclose(got.toarray(), expected.toarray(), atol=1e-12)
+
+
+@DTYPES
+def test_every_backend_agrees_with_numpy(backend, dtype):
+    skip_without_float64(backend, dtype)
+    X, Q = _data(seed=3, dtype=dtype)
+    ref = NearestNeighbors(n_neighbors=4, radius=1.0).fit(X)
+    ours = NearestNeighbors(n_neighbors=4, radius=1.0).fit(backend.asarray(X))
+    d, i = ours.kneighbors(backend.asarray(Q))
+    rd, ri = ref.kneighbors(Q)
+    assert_on_backend(d, backend)
+    assert_on_backend(i, backend)
+    np.testing.assert_array_equal(to_numpy(i), ri)
+    assert_allclose_xp(d, rd, rtol=RTOL[dtype])
+    _, own = ours.kneighbors()
+    np.testing.assert_array_equal(to_numpy(own), ref.kneighbors()[1])
+    indptr, indices, distances = ours.radius_neighbors(
+        backend.asarray(Q), sort_results=True, return_csr=True
+    )
+    r_indptr, r_indices, r_distances = ref.radius_neighbors(Q, sort_results=True, return_csr=True)
+    assert_on_backend(indptr, backend)
+    np.testing.assert_array_equal(to_numpy(indptr), r_indptr)
+    np.testing.assert_array_equal(to_numpy(indices), r_indices)
+    assert_allclose_xp(distances, r_distances, rtol=RTOL[dtype])
+    ragged = ours.radius_neighbors(backend.asarray(Q), return_distance=False)
+    assert len(ragged) == Q.shape[0]
+
+
+def test_duplicates_and_query_equal_to_a_training_point():
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0], [2.0, 2.0], [0.0, 0.0]])
+    nn = NearestNeighbors(n_neighbors=2).fit(X)
+    d, i = nn.kneighbors(np.array([[0.0, 0.0], [2.0, 2.0]]))
+    assert i.tolist() == [[0, 2], [3, 1]]
+    assert np.all(d[:, 0] == 0)
+    # X=None: each row's own index is removed, duplicates remain
+    d, i = nn.kneighbors()
+    assert [i[row].tolist() for row in (0, 2, 4)] == [[2, 4], [0, 4], [0, 2]]
+    assert np.all(d[[0, 2, 4]] == 0)
+
+
+def test_k_equal_to_n_train_is_a_full_sort():
+    X, Q = _data(seed=4, n_train=30)
+    _, i = NearestNeighbors(n_neighbors=30).fit(X).kneighbors(Q)
+    full = sk.NearestNeighbors(n_neighbors=30, algorithm="brute").fit(X).kneighbors(Q)
+    np.testing.assert_array_equal(i, full[1])
+    assert np.all(np.sort(i, axis=1) == np.arange(30))
+
+
+# hypothesis properties: translation, permutation of the training rows
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_train=st.integers(2, 60),
+    d=st.integers(1, 6),
+    k=st.integers(1, 8),
+    offset=st.sampled_from([0.0, 3.0, -250.0, 1e4]),
+)
+def test_translation_invariance(seed, n_train, d, k, offset):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_train, d))
+    Q = rng.standard_normal((15, d))
+    k = min(k, n_train)
+    shift = offset * rng.uniform(0.5, 1.5, d)
+    _, i = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(Q)
+    _, i_shifted = NearestNeighbors(n_neighbors=k).fit(X + shift).kneighbors(Q + shift)
+    # equal up to ties: compare the exact distances of the neighbours found
+    exact = np.sqrt(((Q[:, None] - X[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(
+        np.take_along_axis(exact, i_shifted, 1), np.take_along_axis(exact, i, 1), rtol=1e-6
+    )
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_train=st.integers(2, 60),
+    k=st.integers(1, 8),
+    duplicates=st.booleans(),
+)
+def test_permuting_training_rows(seed, n_train, k, duplicates):
+    rng = np.random.default_rng(seed)
+    X = (
+        rng.integers(-3, 4, (n_train, 3)).astype(np.float64)
+        if duplicates
+        else (rng.standard_normal((n_train, 3)))
+    )
+    Q = rng.standard_normal((10, 3))
+    k = min(k, n_train)
+    order = rng.permutation(n_train)
+    d, i = NearestNeighbors(n_neighbors=k).fit(X).kneighbors(Q)
+    d_perm, i_perm = NearestNeighbors(n_neighbors=k).fit(X[order]).kneighbors(Q)
+    np.testing.assert_allclose(d_perm, d, rtol=1e-12, atol=1e-12)
+    mapped = order[i_perm]
+    if not duplicates:
+        np.testing.assert_array_equal(mapped, i)
+    # the mapped neighbours are at the same exact distances
+    exact = np.sqrt(((Q[:, None] - X[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(np.take_along_axis(exact, mapped, 1), d, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# Classifier and regressor
+
+
+def _weights(name):
+    return (lambda d: 1.0 / (1.0 + d)) if name == "callable" else name
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance", "callable"])
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+def test_classifier_matches_sklearn(weights, metric):
+    X, Q = _data(seed=5)
+    rng = np.random.default_rng(5)
+    y = np.array(["cat", "dog", "eel"])[rng.integers(0, 3, X.shape[0])]
+    ours = KNeighborsClassifier(7, weights=_weights(weights), metric=metric).fit(X, y)
+    ref = sk.KNeighborsClassifier(7, weights=_weights(weights), metric=metric, algorithm="brute")
+    ref.fit(X, y)
+    np.testing.assert_array_equal(ours.predict(Q), ref.predict(Q))
+    np.testing.assert_allclose(ours.predict_proba(Q), ref.predict_proba(Q), rtol=1e-12)
+    np.testing.assert_array_equal(ours.classes_, ref.classes_)
+    np.testing.assert_array_equal(ours.kneighbors(Q)[1], ref.kneighbors(Q)[1])
+    np.testing.assert_allclose(
+        ours.kneighbors_graph(Q, mode="distance").toarray(),
+        ref.kneighbors_graph(Q, mode="distance").toarray(),
+        rtol=1e-10,
+    )
+
+
+def test_classifier_distance_weights_with_zero_distance():
+    X = np.array([[0.0], [1.0], [1.0], [3.0]])
+    y = np.array([0, 1, 2, 2])
+    ours = KNeighborsClassifier(3, weights="distance").fit(X, y)
+    ref = sk.KNeighborsClassifier(3, weights="distance", algorithm="brute").fit(X, y)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X))
+    np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
+
+
+@DTYPES
+def test_classifier_on_every_backend(backend, dtype):
+    skip_without_float64(backend, dtype)
+    X, Q = _data(seed=6, dtype=dtype)
+    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 1)
+    ref = KNeighborsClassifier(5, weights="distance").fit(X, y)
+    ours = KNeighborsClassifier(5, weights="distance").fit(backend.asarray(X), backend.asarray(y))
+    proba = ours.predict_proba(backend.asarray(Q))
+    assert_on_backend(proba, backend)
+    assert_allclose_xp(proba, ref.predict_proba(Q), rtol=RTOL[dtype], atol=1e-6)
+    np.testing.assert_array_equal(to_numpy(ours.predict(backend.asarray(Q))), ref.predict(Q))
+    # host (string) labels with device data: predictions come back as NumPy
+    labels = np.array(["a", "b", "c"])[y]
+    host = KNeighborsClassifier(5).fit(backend.asarray(X), labels)
+    assert isinstance(host.predict(backend.asarray(Q)), np.ndarray)
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance", "callable"])
+@pytest.mark.parametrize("n_targets", [1, 3])
+def test_regressor_matches_sklearn(weights, n_targets):
+    X, Q = _data(seed=7)
+    rng = np.random.default_rng(7)
+    y = rng.standard_normal((X.shape[0], n_targets))
+    y = y[:, 0] if n_targets == 1 else y
+    ours = KNeighborsRegressor(4, weights=_weights(weights)).fit(X, y)
+    ref = sk.KNeighborsRegressor(4, weights=_weights(weights), algorithm="brute").fit(X, y)
+    np.testing.assert_allclose(ours.predict(Q), ref.predict(Q), rtol=1e-10)
+    if weights == "distance":
+        # each training row is its own neighbour at distance exactly 0 here (scikit-learn's
+        # expansion gives ~1e-8, hence a weight of ~1e8 rather than all of it)
+        np.testing.assert_array_equal(ours.predict(X), y)
+        np.testing.assert_allclose(ours.predict(X), ref.predict(X), rtol=1e-5, atol=1e-6)
+    else:
+        # weights of the self-distance: exactly 0 here, ~1e-8 through scikit-learn's expansion
+        tolerance = {"rtol": 1e-10} if weights == "uniform" else {"rtol": 1e-6, "atol": 1e-7}
+        np.testing.assert_allclose(ours.predict(X), ref.predict(X), **tolerance)
+
+
+@DTYPES
+def test_regressor_on_every_backend(backend, dtype):
+    skip_without_float64(backend, dtype)
+    X, Q = _data(seed=8, dtype=dtype)
+    y = np.stack([X[:, 0] * 2, X[:, 1] - X[:, 2]], axis=1).astype(dtype)
+    ref = KNeighborsRegressor(3, weights="distance").fit(X, y).predict(Q)
+    ours = KNeighborsRegressor(3, weights="distance").fit(backend.asarray(X), backend.asarray(y))
+    pred = ours.predict(backend.asarray(Q))
+    assert_on_backend(pred, backend)
+    assert_allclose_xp(pred, ref, rtol=RTOL[dtype] * 10, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------
+# Errors
+
+
+@pytest.mark.parametrize(
+    ("make", "call", "match"),
+    [
+        (
+            lambda: NearestNeighbors(n_neighbors=3),
+            lambda est, X: est.kneighbors(X, n_neighbors=11),
+            r"NearestNeighbors.kneighbors\(\): Expected 1 <= n_neighbors <= n_samples_fit = 10, "
+            r"got n_neighbors=11",
+        ),
+        (
+            lambda: NearestNeighbors(n_neighbors=3),
+            lambda est, X: est.kneighbors(n_neighbors=10),
+            r"n_samples_fit - 1 .* = 9, got n_neighbors=10",
+        ),
+        (
+            lambda: NearestNeighbors(),
+            lambda est, X: est.kneighbors(X, n_neighbors=0),
+            r"got n_neighbors=0",
+        ),
+        (
+            lambda: KNeighborsClassifier(n_neighbors=20),
+            lambda est, X: est.predict(X),
+            r"KNeighborsClassifier.predict\(\): Expected 1 <= n_neighbors <= n_samples_fit = 10",
+        ),
+        (
+            lambda: KNeighborsRegressor(),
+            lambda est, X: est.predict(X[:, :2]),
+            r"KNeighborsRegressor.predict\(\): X has 2 features, but KNeighborsRegressor is "
+            r"expecting 3 features",
+        ),
+        (
+            lambda: NearestNeighbors(),
+            lambda est, X: est.kneighbors(np.where(X > 0.5, np.nan, X)),
+            r"NearestNeighbors.kneighbors\(\): Input X contains NaN",
+        ),
+        (
+            lambda: NearestNeighbors(),
+            lambda est, X: est.radius_neighbors(X, radius=-1),
+            r"NearestNeighbors.radius_neighbors\(\): radius must be a real number >= 0, got -1",
+        ),
+    ],
+)
+def test_errors_name_method_expected_and_got(make, call, match):
+    X = np.random.default_rng(0).random((10, 3))
+    y = np.arange(10) % 2
+    est = make()
+    est.fit(X, y) if not isinstance(est, NearestNeighbors) else est.fit(X)
+    with pytest.raises(ValueError, match=match):
+        call(est, X)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"metric": "chebyshev"}, r"NearestNeighbors.fit\(\): metric must be one of"),
+        ({"algorithm": "kd_tree"}, r"algorithm must be 'brute'"),
+        ({"n_neighbors": 0}, r"n_neighbors must be an integer >= 1, got 0"),
+    ],
+)
+def test_bad_parameters(params, match):
+    with pytest.raises(ValueError, match=match):
+        NearestNeighbors(**params).fit(np.zeros((3, 2)))
+
+
+def test_bad_weights():
+    with pytest.raises(ValueError, match=r"KNeighborsClassifier.fit\(\): weights must be"):
+        KNeighborsClassifier(weights="gaussian").fit(np.zeros((3, 2)), [0, 1, 0])
