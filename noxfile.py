@@ -144,8 +144,8 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run every benchmarks/*.py script, if any exist."""
-    scripts = sorted((ROOT / "benchmarks").glob("*.py"))
+    """Run every benchmarks/bench_*.py script (``_common.py`` holds their shared helpers)."""
+    scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
     if not scripts:
         session.skip("no benchmarks/*.py to run yet")
     session.install("-e", ".[bench]")

@@ -22,11 +22,7 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -35,6 +31,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+# the shared helpers sit next to this script (benchmarks/ is not a package)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import matmul_peak, parser, read_status, rst_tail, threads_note
 
 FULL_SHAPES = [(1_000_000, 32, 8), (200_000, 64, 256), (100_000, 128, 1000)]
 # issue #3 targets for xplearn (2 cores): minimal speed-up over scikit-learn per
@@ -103,22 +103,6 @@ def _data(n, d, k, dtype, seed=0):
 # Measurements
 
 
-def matmul_peak(dtype, size):
-    """GFLOP/s of ``np.dot`` on two size x size matrices (best of 3, all threads)."""
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((size, size)).astype(dtype)
-    b = rng.standard_normal((size, size)).astype(dtype)
-    np.dot(a, b)
-    best = min(_timed(lambda: np.dot(a, b)) for _ in range(3))
-    return 2 * size**3 / best / 1e9
-
-
-def _timed(function):
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
-
-
 def time_fits(libraries, X, init, repeats):
     """Seconds per iteration of each library: best of ``repeats``, runs interleaved."""
     best = dict.fromkeys(libraries, np.inf)
@@ -132,17 +116,6 @@ def time_fits(libraries, X, init, repeats):
     return best
 
 
-def _read_status(field):
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def memory_probe(library, n, d, k, dtype):
     """Peak extra resident memory (KiB) of one fit; run in a fresh process."""
     X, init = _data(n, d, k, dtype)
@@ -150,12 +123,12 @@ def memory_probe(library, n, d, k, dtype):
     try:
         with open("/proc/self/clear_refs", "w") as refs:
             refs.write("5")  # reset the peak to the current resident size
-        before, peak_field = _read_status("VmRSS"), "VmHWM"
+        before, peak_field = read_status("VmRSS"), "VmHWM"
     except OSError:
         before, peak_field = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, None
     FITS[library](X, init)
     if peak_field is not None:
-        peak = _read_status(peak_field)
+        peak = read_status(peak_field)
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return max(0, peak - before), X.nbytes // 1024
@@ -182,15 +155,6 @@ def memory_of(library, n, d, k, dtype):
 
 # ---------------------------------------------------------------------------------------
 # Report
-
-
-def _threads_note():
-    from threadpoolctl import threadpool_info
-
-    from xplearn.utils._threads import effective_n_threads
-
-    pools = sorted({f"{pool['internal_api']}={pool['num_threads']}" for pool in threadpool_info()})
-    return f"xplearn/numba threads={effective_n_threads()}; " + ", ".join(pools)
 
 
 def render_table(rows, peaks):
@@ -285,25 +249,16 @@ LLVM IR) compute ``||c||^2 - 2 x.c`` and fold the argmin in, so no distance bloc
 written to memory; rows are added to per-cluster sums while in cache. X is neither copied
 nor upcast (float32 stays float32).
 
-{"Quick smoke run (small shapes): not representative." if quick else ""}
-{remark}
-
-Machine: {platform.machine()}, {os.cpu_count()} CPUs ({note}); Python {platform.python_version()};
-measured {datetime.date.today().isoformat()}.
-
-Command::
-
-    {command}
-
-.. table::
-   :widths: auto
-
-{chr(10).join("   " + line for line in table.splitlines())}
-
-Targets of issue #3 in this run:
-
-{chr(10).join("* " + line for line in targets) if targets else "* (none evaluated)"}
 """
+    text += rst_tail(
+        table=table,
+        command=command,
+        note=note,
+        quick=quick,
+        targets=targets,
+        remark=remark,
+        issue=3,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
 
@@ -312,17 +267,7 @@ Targets of issue #3 in this run:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small shapes (smoke test)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs per library")
-    parser.add_argument("--no-memory", action="store_true", help="skip memory subprocesses")
-    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
-    parser.add_argument("--libraries", nargs="+", default=list(LIBRARIES))
-    parser.add_argument("--output", type=Path, default=None, help=f"RST file (default {DOC})")
-    parser.add_argument("--no-write", action="store_true", help="do not write the RST page")
-    parser.add_argument("--remark", default="", help="free text added to the RST page")
-    parser.add_argument("--memory-probe", nargs=5, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = parser(__doc__.split("\n\n")[0], LIBRARIES, DOC, 5).parse_args(argv)
 
     if args.memory_probe:
         library, n, d, k, dtype = args.memory_probe
@@ -338,7 +283,7 @@ def main(argv=None):
     if missing:
         print(f"not installed, skipped: {missing}")
     peaks = {dt: matmul_peak(dt, 1024 if args.quick else 4096) for dt in ("float32", "float64")}
-    note = _threads_note()
+    note = threads_note()
     print(
         f"matmul peak: float32 {peaks['float32']:.0f} GFLOP/s, float64 "
         f"{peaks['float64']:.0f} GFLOP/s; {note}"

@@ -29,11 +29,8 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -43,8 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
+# the shared helpers sit next to this script (benchmarks/ is not a package)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_kmeans import _read_status, _threads_note, matmul_peak
+from _common import matmul_peak, parser, read_status, rst_tail, threads_note
 
 # (n_train, n_query, d, k)
 FULL_CASES = [(100_000, 10_000, 64, 10), (200_000, 200_000, 32, 10)]
@@ -146,12 +144,12 @@ def memory_probe(library, n_train, n_query, d, k, dtype):
     try:
         with open("/proc/self/clear_refs", "w") as refs:
             refs.write("5")  # reset the peak to the current resident size
-        before, peak_field = _read_status("VmRSS"), "VmHWM"
+        before, peak_field = read_status("VmRSS"), "VmHWM"
     except OSError:
         before, peak_field = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, None
     SEARCHES[library](Y, X, k)
     if peak_field is not None:
-        peak = _read_status(peak_field)
+        peak = read_status(peak_field)
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     output_kib = n_query * k * (8 + np.dtype(dtype).itemsize) // 1024
@@ -272,25 +270,16 @@ are kept by sorted insertion while the tile is hot; query blocks run in parallel
 exactly (float64 accumulation) and the ``k`` best kept, so float64 data gets float64
 distances at float32 matrix-product speed, and the full distance matrix never exists.
 
-{"Quick smoke run (small shapes): not representative." if quick else ""}
-{remark}
-
-Machine: {platform.machine()}, {os.cpu_count()} CPUs ({note}); Python {platform.python_version()};
-measured {datetime.date.today().isoformat()}.
-
-Command::
-
-    {command}
-
-.. table::
-   :widths: auto
-
-{chr(10).join("   " + line for line in table.splitlines())}
-
-Targets of issue #4 in this run:
-
-{chr(10).join("* " + line for line in targets) if targets else "* (none evaluated)"}
 """
+    text += rst_tail(
+        table=table,
+        command=command,
+        note=note,
+        quick=quick,
+        targets=targets,
+        remark=remark,
+        issue=4,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
 
@@ -299,17 +288,7 @@ Targets of issue #4 in this run:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small shapes (smoke test)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs per library")
-    parser.add_argument("--no-memory", action="store_true", help="skip memory subprocesses")
-    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
-    parser.add_argument("--libraries", nargs="+", default=list(LIBRARIES))
-    parser.add_argument("--output", type=Path, default=None, help=f"RST file (default {DOC})")
-    parser.add_argument("--no-write", action="store_true", help="do not write the RST page")
-    parser.add_argument("--remark", default="", help="free text added to the RST page")
-    parser.add_argument("--memory-probe", nargs=6, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = parser(__doc__.split("\n\n")[0], LIBRARIES, DOC, 6).parse_args(argv)
 
     if args.memory_probe:
         library, n_train, n_query, d, k, dtype = args.memory_probe
@@ -324,7 +303,7 @@ def main(argv=None):
     if missing:
         print(f"not installed, skipped: {missing}")
     peaks = {dt: matmul_peak(dt, 1024 if args.quick else 4096) for dt in ("float32", "float64")}
-    note = _threads_note()
+    note = threads_note()
     print(
         f"matmul peak: float32 {peaks['float32']:.0f} GFLOP/s, float64 "
         f"{peaks['float64']:.0f} GFLOP/s; {note}"

@@ -1,0 +1,94 @@
+"""What the benchmark scripts share: the machine's matmul peak, peak-RSS reading, the
+thread note, the command line, and the end of the RST page (machine, command, table,
+targets)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def timed(function):
+    """Seconds of one call."""
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def matmul_peak(dtype, size):
+    """GFLOP/s of ``np.dot`` on two size x size matrices (best of 3, all threads)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size)).astype(dtype)
+    b = rng.standard_normal((size, size)).astype(dtype)
+    np.dot(a, b)
+    best = min(timed(lambda: np.dot(a, b)) for _ in range(3))
+    return 2 * size**3 / best / 1e9
+
+
+def read_status(field):
+    """A ``/proc/self/status`` field in KiB (e.g. ``VmHWM``), None where unavailable."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def threads_note():
+    """xplearn's thread count and the native thread pools, for the page."""
+    from threadpoolctl import threadpool_info
+
+    from xplearn.utils._threads import effective_n_threads
+
+    pools = sorted({f"{pool['internal_api']}={pool['num_threads']}" for pool in threadpool_info()})
+    return f"xplearn/numba threads={effective_n_threads()}; " + ", ".join(pools)
+
+
+def parser(description, libraries, doc, n_probe_args):
+    """The command line every benchmark script takes."""
+    result = argparse.ArgumentParser(description=description)
+    result.add_argument("--quick", action="store_true", help="small shapes (smoke test)")
+    result.add_argument("--repeats", type=int, default=None, help="timed runs per library")
+    result.add_argument("--no-memory", action="store_true", help="skip memory subprocesses")
+    result.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    result.add_argument("--libraries", nargs="+", default=list(libraries))
+    result.add_argument("--output", type=Path, default=None, help=f"RST file (default {doc})")
+    result.add_argument("--no-write", action="store_true", help="do not write the RST page")
+    result.add_argument("--remark", default="", help="free text added to the RST page")
+    result.add_argument("--memory-probe", nargs=n_probe_args, help=argparse.SUPPRESS)
+    return result
+
+
+def rst_tail(*, table, command, note, quick, targets, remark, issue):
+    """The end of a benchmark page: machine, command, table, the issue's targets."""
+    smoke = "Quick smoke run (small shapes): not representative." if quick else ""
+    indented = "\n".join("   " + line for line in table.splitlines())
+    listed = "\n".join("* " + line for line in targets) if targets else "* (none evaluated)"
+    return f"""{smoke}
+{remark}
+
+Machine: {platform.machine()}, {os.cpu_count()} CPUs ({note}); Python {platform.python_version()};
+measured {datetime.date.today().isoformat()}.
+
+Command::
+
+    {command}
+
+.. table::
+   :widths: auto
+
+{indented}
+
+Targets of issue #{issue} in this run:
+
+{listed}
+"""
