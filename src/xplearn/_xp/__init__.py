@@ -4,7 +4,7 @@ Estimators ask it for the namespace and device of their inputs, the dtypes to co
 conversions between namespaces, and the few operations the Array API standard lacks.
 """
 
-from xplearn._xp._convert import move_to, resolve_device, to_numpy
+from xplearn._xp._convert import move_to, resolve_device, sparse_rows, to_numpy
 from xplearn._xp._dtypes import (
     DtypePlan,
     check_policy,
@@ -38,6 +38,7 @@ __all__ = [
     "resolve_dtypes",
     "resolve_namespace",
     "same_device",
+    "sparse_rows",
     "supports_float64",
     "to_numpy",
 ]

@@ -94,3 +94,14 @@ def resolve_device(xp: ModuleType, device: Any) -> Any:
 
         return cupy.cuda.Device(int(device.split(":")[1]) if ":" in device else 0)
     return device
+
+
+def sparse_rows(indptr: Any, indices: Any, data: Any, n_columns: int) -> Any:
+    """A row-sparse result: a SciPy CSR matrix for NumPy arrays, else the
+    ``(indptr, indices, data)`` triple in the arrays' own namespace (the sparse formats of
+    other array libraries differ too much to be returned portably)."""
+    if not isinstance(indices, np.ndarray):
+        return indptr, indices, data
+    from scipy.sparse import csr_matrix
+
+    return csr_matrix((data, indices, indptr), shape=(indptr.shape[0] - 1, n_columns))

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from xplearn._kernels import argkmin, kernel_input, radius_neighbors
-from xplearn._xp import device_of, namespace_name, to_numpy
+from xplearn._xp import device_of, sparse_rows, to_numpy
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.metrics._pairwise import check_metric, check_radius
 from xplearn.utils.validation import check_is_fitted, method_name, validate_data
@@ -169,7 +169,7 @@ class _NeighborsBase(XPEstimatorMixin, BaseEstimator):
         data = xp.reshape(distances, (-1,))
         if mode == "connectivity":
             data = xp.ones_like(data)
-        return _csr_graph(indptr, xp.reshape(indices, (-1,)), data, self.n_samples_fit_)
+        return sparse_rows(indptr, xp.reshape(indices, (-1,)), data, self.n_samples_fit_)
 
 
 def _ragged(indptr, values):
@@ -183,20 +183,6 @@ def _ragged(indptr, values):
     for i in range(len(bounds) - 1):
         out[i] = values[bounds[i] : bounds[i + 1]]
     return out
-
-
-def _csr_graph(indptr, indices, data, n_columns):
-    """scipy.sparse CSR matrix for NumPy results, the (indptr, indices, data) triple
-    elsewhere (sparse matrices of other namespaces differ too much to be portable)."""
-    from xplearn._xp import array_namespace
-
-    xp = array_namespace(indices)
-    if namespace_name(xp) != "numpy":
-        return indptr, indices, data
-    from scipy.sparse import csr_matrix
-
-    n_rows = indptr.shape[0] - 1
-    return csr_matrix((data, indices, indptr), shape=(n_rows, n_columns))
 
 
 class NearestNeighbors(_NeighborsBase):
@@ -348,7 +334,7 @@ class NearestNeighbors(_NeighborsBase):
         from xplearn._xp import array_namespace
 
         data = distances if mode == "distance" else array_namespace(distances).ones_like(distances)
-        return _csr_graph(indptr, indices, data, self.n_samples_fit_)
+        return sparse_rows(indptr, indices, data, self.n_samples_fit_)
 
 
 def _check_mode(mode: Any, prefix: str) -> None:
