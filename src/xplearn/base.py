@@ -86,11 +86,40 @@ class XPEstimatorMixin:
         check_is_fitted(self, "fit_device_")
         return self._fit_context[1]
 
+    def _infer(self, method: str, xp: ModuleType, X: Any) -> Any:
+        """The inference of public ``method`` on validated input: the one code path.
+
+        ``X`` has passed :func:`validate_data` (right namespace, shape and compute dtype);
+        the public method validates, then calls this. The code is written against ``xp``
+        and free of Python-side data-dependent control flow and host transfers, so it
+        runs eagerly on NumPy, torch, CuPy, lazily on Dask and symbolically on ndonnx,
+        where :func:`xplearn.onnx.to_onnx` records it as an ONNX graph. Methods listed in
+        ``_capabilities.onnx_methods`` implement it.
+
+        Returns
+        -------
+        array, or tuple of arrays (``kneighbors``: distances, indices)
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no array-API inference for {method}()."
+        )
+
     def _fitted_arrays(self, dtype: Any, *names: str) -> list[Any]:
         """Fitted attributes ``names`` cast to ``dtype`` (no copy when already of it)."""
+        arrays = [getattr(self, name) for name in names]
+        # NumPy arrays already of ``dtype`` (a dtype object or a scalar type such as
+        # np.float32: == holds for both) are returned as is, without the namespace
+        # look-up, which costs microseconds per call. Other dtypes (torch, array-api-strict)
+        # are not compared with NumPy's, where the comparison could warn.
+        if isinstance(dtype, np.dtype) or dtype is np.float32 or dtype is np.float64:
+            for array in arrays:
+                if type(array) is not np.ndarray or array.dtype != dtype:
+                    break
+            else:
+                if arrays:
+                    return arrays
         from xplearn._xp import array_namespace
 
-        arrays = [getattr(self, name) for name in names]
         xp = array_namespace(arrays[0])
         return [xp.astype(array, dtype, copy=False) for array in arrays]
 

@@ -16,6 +16,7 @@ from sklearn.base import (
 )
 
 from xplearn._xp import device_of, move_to, numpy_namespace, supports_float64, to_numpy
+from xplearn._xp._onnx import row_max
 from xplearn._xp._ops import eigh, flip_sign_rows, is_lazy, materialize, svd, to_scalar
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.naive_bayes import (
@@ -550,9 +551,33 @@ for "eigen"
 
     # -- inference ----------------------------------------------------------------------
 
-    def _decision(self, xp: ModuleType, X: Any, dtype: Any) -> Any:
+    def _infer(self, method: str, xp: ModuleType, X: Any) -> Any:
+        if method == "transform":
+            return self._transform(xp, X)
+        scores = self._decision(X)
+        # one score column for two classes (coef_'s shape: known on symbolic arrays too)
+        binary = self.coef_.shape[0] == 1
+        if method == "decision_function":
+            return xp.reshape(scores, (-1,)) if binary else scores
+        if method == "predict":
+            # two classes: one score column, positive for the second class
+            codes = xp.astype(scores[:, 0] > 0, xp.int64) if binary else xp.argmax(scores, axis=1)
+            return decode_labels(self.classes_, codes)
+        proba = self._proba(xp, scores)
+        if method == "predict_proba":
+            return proba
+        tiny = xp.asarray(
+            xp.finfo(proba.dtype).smallest_normal, dtype=proba.dtype, device=device_of(proba)
+        )
+        return xp.log(xp.where(proba == 0, tiny, proba))
+
+    def _validated_infer(self, method: str, X: Any) -> Any:
+        data = validate_data(self, X, method=method, reset=False)
+        return self._infer(method, data.xp, data.X)
+
+    def _decision(self, X: Any) -> Any:
         """Scores of shape (n_samples, n_classes), or (n_samples, 1) for 2 classes."""
-        coef, intercept = self._fitted_arrays(dtype, "coef_", "intercept_")
+        coef, intercept = self._fitted_arrays(X.dtype, "coef_", "intercept_")
         return X @ coef.T + intercept
 
     def decision_function(self, X):
@@ -569,11 +594,7 @@ for "eigen"
             ``X @ coef_.T + intercept_``; for 2 classes the log-likelihood ratio of the
             second class.
         """
-        data = validate_data(self, X, method="decision_function", reset=False)
-        scores = self._decision(data.xp, data.X, data.dtypes.compute)
-        if scores.shape[1] == 1:
-            return data.xp.reshape(scores, (-1,))
-        return scores
+        return self._validated_infer("decision_function", X)
 
     def predict(self, X):
         """Most probable class of each sample.
@@ -589,18 +610,10 @@ for "eigen"
             Labels from ``classes_``: in X's namespace for device labels, a NumPy array for
             host labels.
         """
-        data = validate_data(self, X, method="predict", reset=False)
-        xp = data.xp
-        scores = self._decision(xp, data.X, data.dtypes.compute)
-        if scores.shape[1] == 1:
-            codes = xp.astype(scores[:, 0] > 0, xp.int64)
-        else:
-            codes = xp.argmax(scores, axis=1)
-        return decode_labels(self.classes_, codes)
+        return self._validated_infer("predict", X)
 
-    def _proba(self, xp: ModuleType, X: Any, dtype: Any) -> Any:
-        scores = self._decision(xp, X, dtype)
-        if scores.shape[1] == 1:
+    def _proba(self, xp: ModuleType, scores: Any) -> Any:
+        if self.coef_.shape[0] == 1:
             # logistic sigmoid of +-scores, without overflow (exp of non-positive numbers
             # only); each class's probability is computed, not 1 - the other's, so that a
             # probability near 0 does not round to 0 (scikit-learn takes 1 - p: the same
@@ -613,7 +626,7 @@ for "eigen"
             return xp.stack(
                 [xp.where(positive, small, large), xp.where(positive, large, small)], axis=1
             )
-        shifted = scores - xp.max(scores, axis=1, keepdims=True)
+        shifted = scores - row_max(xp, scores, axis=1, keepdims=True)
         exp = xp.exp(shifted)
         return exp / xp.sum(exp, axis=1, keepdims=True)
 
@@ -630,8 +643,7 @@ for "eigen"
         proba : array of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; rows sum to 1.
         """
-        data = validate_data(self, X, method="predict_proba", reset=False)
-        return self._proba(data.xp, data.X, data.dtypes.compute)
+        return self._validated_infer("predict_proba", X)
 
     def predict_log_proba(self, X):
         """Log-probability of each class for each sample.
@@ -648,13 +660,7 @@ for "eigen"
         -------
         log_proba : array of shape (n_samples, n_classes)
         """
-        data = validate_data(self, X, method="predict_log_proba", reset=False)
-        xp = data.xp
-        proba = self._proba(xp, data.X, data.dtypes.compute)
-        tiny = xp.asarray(
-            xp.finfo(proba.dtype).smallest_normal, dtype=proba.dtype, device=data.device
-        )
-        return xp.log(xp.where(proba == 0, tiny, proba))
+        return self._validated_infer("predict_log_proba", X)
 
     def transform(self, X):
         """Project X on the discriminant directions.
@@ -671,20 +677,25 @@ for "eigen"
             ``X @ scalings_`` (``"eigen"``), first ``n_components`` columns. The sign of
             each column follows ``scalings_``'s convention (see its description).
         """
+        self._check_transform_solver()
+        return self._validated_infer("transform", X)
+
+    def _check_transform_solver(self) -> None:
         if self.solver == "lsqr":
             raise NotImplementedError(
                 f"{method_name(self, 'transform')}: transform not implemented for 'lsqr' "
                 "solver (use 'svd' or 'eigen')."
             )
-        data = validate_data(self, X, method="transform", reset=False)
-        dtype = data.dtypes.compute
-        (scalings,) = self._fitted_arrays(dtype, "scalings_")
+
+    def _transform(self, xp: ModuleType, X: Any) -> Any:
+        self._check_transform_solver()
+        (scalings,) = self._fitted_arrays(X.dtype, "scalings_")
         # the svd solver keeps at most its rank columns (a shape, not data, decides)
         scalings = scalings[:, : min(self._max_components, scalings.shape[1])]
         if self.solver == "svd":
-            (xbar,) = self._fitted_arrays(dtype, "xbar_")
-            return (data.X - xbar) @ scalings
-        return data.X @ scalings
+            (xbar,) = self._fitted_arrays(X.dtype, "xbar_")
+            return (X - xbar) @ scalings
+        return X @ scalings
 
 
 class _Statistics:

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from xplearn._kernels._xp_impl import STREAM_CHUNK_MIB, bytes_per_item, chunk_rows, row_chunks
 from xplearn._xp import (
     array_namespace,
     device_of,
@@ -19,6 +20,7 @@ from xplearn._xp import (
     resolve_dtypes,
     to_numpy,
 )
+from xplearn._xp._onnx import row_max
 from xplearn._xp._ops import materialize
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.utils._labels import (
@@ -66,16 +68,16 @@ def _logsumexp_rows(xp: ModuleType, values: Any) -> Any:
     non-maximal terms), stable for any finite or infinite entries; shape (n_samples, 1)."""
     device = device_of(values)
     dtype = values.dtype
-    row_max = xp.max(values, axis=1, keepdims=True)
-    is_max = values == row_max
+    largest = row_max(xp, values, axis=1, keepdims=True)
+    is_max = values == largest
     n_max = xp.sum(xp.astype(is_max, dtype), axis=1, keepdims=True)
     zero = xp.asarray(0.0, dtype=dtype, device=device)
     minus_inf = xp.asarray(-math.inf, dtype=dtype, device=device)
-    shift = xp.where(xp.isfinite(row_max), row_max, zero)
+    shift = xp.where(xp.isfinite(largest), largest, zero)
     others = xp.where(is_max, minus_inf, values)
     total = xp.sum(xp.exp(others - shift), axis=1, keepdims=True)
     total = xp.where(total == 0, total, total / n_max)
-    return xp.log1p(total) + xp.log(n_max) + row_max
+    return xp.log1p(total) + xp.log(n_max) + largest
 
 
 def _check_priors_shape(xp: ModuleType, priors: Any, n_classes: int, prefix: str) -> None:
@@ -428,17 +430,36 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     # -- inference ----------------------------------------------------------------------
 
-    def _joint_log_likelihood(self, xp: ModuleType, X: Any, dtype: Any) -> Any:
-        theta, var, prior = self._fitted_arrays(dtype, "theta_", "var_", "class_prior_")
+    def _infer(self, method: str, xp: ModuleType, X: Any) -> Any:
+        joint = self._joint_log_likelihood(xp, X)
+        if method == "predict_joint_log_proba":
+            return joint
+        if method == "predict":
+            return decode_labels(self.classes_, xp.argmax(joint, axis=1))
+        log_proba = joint - _logsumexp_rows(xp, joint)
+        return xp.exp(log_proba) if method == "predict_proba" else log_proba
+
+    def _validated_infer(self, method: str, X: Any) -> Any:
+        data = validate_data(self, X, method=method, reset=False)
+        return self._infer(method, data.xp, data.X)
+
+    def _joint_log_likelihood(self, xp: ModuleType, X: Any) -> Any:
+        theta, var, prior = self._fitted_arrays(X.dtype, "theta_", "var_", "class_prior_")
         inverse = 1.0 / var
         constant = _safe_log(xp, prior) - 0.5 * xp.sum(xp.log((2.0 * math.pi) * var), axis=1)
-        # one (n_samples,) column per fitted class: no (n_samples, n_classes, n_features)
-        # intermediate, and the direct (x - theta)**2 form keeps scikit-learn's precision
-        columns = []
-        for k in range(theta.shape[0]):
-            deviation = X - theta[k, :]
-            columns.append((deviation * deviation) @ inverse[k, :])
-        return constant - 0.5 * xp.stack(columns, axis=1)
+        # the direct (x - theta)**2 form keeps scikit-learn's precision; its (rows,
+        # n_classes, n_features) deviations are made chunk by chunk of rows within
+        # working_memory (one chunk, hence a handful of ONNX nodes, when rows are symbolic)
+        n_classes, n_features = theta.shape
+        per_row = 2 * n_classes * n_features * bytes_per_item(xp, X.dtype)
+        rows = chunk_rows(X.shape[0], per_row, STREAM_CHUNK_MIB)
+        blocks = []
+        for start, stop in row_chunks(X.shape[0], rows):
+            chunk = X if start is None else X[start:stop, :]
+            deviation = chunk[:, None, :] - theta[None, :, :]
+            blocks.append(xp.sum(deviation * deviation * inverse[None, :, :], axis=2))
+        distances = blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
+        return constant - 0.5 * distances
 
     def predict_joint_log_proba(self, X):
         """Joint log-probability ``log P(x, c)`` of each sample and class.
@@ -453,8 +474,7 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         jll : array of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; same namespace and device as X.
         """
-        data = validate_data(self, X, method="predict_joint_log_proba", reset=False)
-        return self._joint_log_likelihood(data.xp, data.X, data.dtypes.compute)
+        return self._validated_infer("predict_joint_log_proba", X)
 
     def predict_log_proba(self, X):
         """Log-probability of each class for each sample.
@@ -469,12 +489,7 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         log_proba : array of shape (n_samples, n_classes)
             Columns in the order of ``classes_``.
         """
-        data = validate_data(self, X, method="predict_log_proba", reset=False)
-        return self._log_proba(data.xp, data.X, data.dtypes.compute)
-
-    def _log_proba(self, xp, X, dtype):
-        joint = self._joint_log_likelihood(xp, X, dtype)
-        return joint - _logsumexp_rows(xp, joint)
+        return self._validated_infer("predict_log_proba", X)
 
     def predict_proba(self, X):
         """Probability of each class for each sample.
@@ -489,8 +504,7 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         proba : array of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; rows sum to 1.
         """
-        data = validate_data(self, X, method="predict_proba", reset=False)
-        return data.xp.exp(self._log_proba(data.xp, data.X, data.dtypes.compute))
+        return self._validated_infer("predict_proba", X)
 
     def predict(self, X):
         """Most probable class of each sample.
@@ -506,9 +520,7 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
             Labels from ``classes_``: in X's namespace for device labels, a NumPy array for
             host labels.
         """
-        data = validate_data(self, X, method="predict", reset=False)
-        joint = self._joint_log_likelihood(data.xp, data.X, data.dtypes.compute)
-        return decode_labels(self.classes_, data.xp.argmax(joint, axis=1))
+        return self._validated_infer("predict", X)
 
 
 def _combine(xp, seen, theta, var, counts, batch_mean, batch_var):

@@ -20,9 +20,11 @@ from xplearn._xp import array_namespace, device_of
 __all__ = [
     "LLOYD_CHUNK_MIB",
     "STREAM_CHUNK_MIB",
+    "bytes_per_item",
     "chunk_rows",
     "column_mean_and_variance",
     "lloyd_pass",
+    "row_chunks",
     "sq_distances",
 ]
 
@@ -63,7 +65,7 @@ def chunk_rows(n_samples: Any, bytes_per_row: int, max_mib: float | None = None)
     return min(n_samples, rows) if n_samples > 0 else 0
 
 
-def _row_chunks(n_samples: Any, rows: Any):
+def row_chunks(n_samples: Any, rows: Any) -> list[tuple[Any, Any]]:
     """(start, stop) pairs covering ``range(n_samples)``; one pair when n is unknown."""
     if not isinstance(n_samples, int):
         return [(None, None)]
@@ -72,7 +74,8 @@ def _row_chunks(n_samples: Any, rows: Any):
     return [(start, min(n_samples, start + rows)) for start in range(0, n_samples, rows)]
 
 
-def _itemsize(xp: ModuleType, dtype: Any) -> int:
+def bytes_per_item(xp: ModuleType, dtype: Any) -> int:
+    """Bytes per element of a float dtype of ``xp`` (8 for float64, else 4)."""
     return 8 if dtype == xp.float64 else 4
 
 
@@ -135,7 +138,7 @@ def lloyd_pass(
     dtype = X.dtype
     center_norms = xp.sum(centers * centers, axis=1)
     needs_onehot = update_centers or compute_inertia
-    per_row = (n_clusters * (2 if needs_onehot else 1) + 2 * n_features) * _itemsize(xp, dtype)
+    per_row = (n_clusters * (2 if needs_onehot else 1) + 2 * n_features) * bytes_per_item(xp, dtype)
     rows = chunk_rows(n_samples, per_row, LLOYD_CHUNK_MIB)
     clusters = xp.arange(n_clusters, device=device)
     label_chunks = []
@@ -146,7 +149,7 @@ def lloyd_pass(
         counts = xp.zeros((n_clusters,), dtype=xp.int64, device=device)
     if compute_inertia:
         inertia = xp.zeros((), dtype=accumulate_dtype, device=device)
-    for start, stop in _row_chunks(n_samples, rows):
+    for start, stop in row_chunks(n_samples, rows):
         chunk = X if start is None else X[start:stop, :]
         if shift is not None:
             chunk = chunk - shift
@@ -203,8 +206,8 @@ def column_mean_and_variance(
     """
     n_samples, n_features = X.shape
     device = device_of(X)
-    rows = chunk_rows(n_samples, 2 * n_features * _itemsize(xp, dtype), STREAM_CHUNK_MIB)
-    chunks = _row_chunks(n_samples, rows)
+    rows = chunk_rows(n_samples, 2 * n_features * bytes_per_item(xp, dtype), STREAM_CHUNK_MIB)
+    chunks = row_chunks(n_samples, rows)
     total = xp.zeros((n_features,), dtype=dtype, device=device)
     squares = xp.zeros((), dtype=dtype, device=device)
     for start, stop in chunks:
@@ -273,9 +276,9 @@ def pairwise_distances(X: Any, Y: Any, metric: str, same: bool) -> Any:
     n_x, n_features = X.shape
     n_y = Y.shape[0]
     per_pair = n_features if metric == "manhattan" else 2
-    rows = chunk_rows(n_x, n_y * per_pair * _itemsize(xp, X.dtype))
+    rows = chunk_rows(n_x, n_y * per_pair * bytes_per_item(xp, X.dtype))
     blocks = []
-    for start, stop in _row_chunks(n_x, rows):
+    for start, stop in row_chunks(n_x, rows):
         chunk = X if start is None else X[start:stop, :]
         block = distance_block(xp, chunk, Y, metric)
         if same:
@@ -360,7 +363,7 @@ def argkmin(X: Any, Y: Any, k: int, metric: str) -> tuple[Any, Any]:
     device = device_of(X)
     n_queries, n_features = X.shape
     n_train = Y.shape[0]
-    itemsize = _itemsize(xp, X.dtype)
+    itemsize = bytes_per_item(xp, X.dtype)
     exact_block = metric == "manhattan"
     n_select = k if exact_block else min(n_train, k + max(k, 8))
     cols = min(n_train, max(_TRAIN_BLOCK, n_select))
@@ -377,7 +380,7 @@ def argkmin(X: Any, Y: Any, k: int, metric: str) -> tuple[Any, Any]:
     else:
         Xd, Yd, y_term, alpha = _approx_terms(xp, X, Y, metric)
     out_d, out_i = [], []
-    for q0, q1 in _row_chunks(n_queries, rows):
+    for q0, q1 in row_chunks(n_queries, rows):
         Xq = X if q0 is None else X[q0:q1, :]
         Xq_dot = Xd if q0 is None else Xd[q0:q1, :]
         best_v = best_i = None
@@ -398,9 +401,9 @@ def argkmin(X: Any, Y: Any, k: int, metric: str) -> tuple[Any, Any]:
                 positions = xp.concat([best_i, positions], axis=1)
             values, positions = _sort_by_value_then_index(xp, values, positions)
             best_v, best_i = values[:, :n_select], positions[:, :n_select]
-        n_rows = best_i.shape[0]
         flat = xp.reshape(best_i, (-1,))
-        Y_rows = xp.reshape(xp.take(Y, flat, axis=0), (n_rows, n_select, n_features))
+        # -1, not best_i.shape[0]: the number of queries may be symbolic (ONNX export)
+        Y_rows = xp.reshape(xp.take(Y, flat, axis=0), (-1, n_select, n_features))
         distances = exact_pair_distances(xp, Xq[:, None, :], Y_rows, metric)
         distances, best_i = _sort_by_value_then_index(xp, distances, best_i)
         out_d.append(distances[:, :k])
@@ -429,7 +432,7 @@ def radius_neighbors(
     device = device_of(X)
     n_queries, n_features = X.shape
     n_train = Y.shape[0]
-    itemsize = _itemsize(xp, X.dtype)
+    itemsize = bytes_per_item(xp, X.dtype)
     exact_block = metric == "manhattan"
     cols = min(max(n_train, 1), _TRAIN_BLOCK)
     per_pair = n_features if exact_block else 4
@@ -447,7 +450,7 @@ def radius_neighbors(
             x_scale, y_scale = x_term, y_term
             bound = radius**2 if metric == "euclidean" else radius
     found_rows, found_cols = [], []
-    for q0, q1 in _row_chunks(n_queries, rows):
+    for q0, q1 in row_chunks(n_queries, rows):
         for t0 in range(0, n_train, cols):
             t1 = min(n_train, t0 + cols)
             if exact_block:

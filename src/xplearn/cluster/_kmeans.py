@@ -448,11 +448,8 @@ class _BaseKMeans(
         labels : array of shape (n_samples,), int32
             Cluster index of each sample (the first closest center on ties).
         """
-        data, centers = self._check_test_data(X, "predict")
-        result = lloyd_pass(
-            data.X, centers, update_centers=False, method=method_name(self, "predict")
-        )
-        return result.labels
+        data = validate_data(self, X, method="predict", reset=False)
+        return self._infer("predict", data.xp, data.X)
 
     def transform(self, X):
         """Euclidean distance of each sample to every center.
@@ -474,8 +471,16 @@ class _BaseKMeans(
         distances much smaller than the spread of the data carry an absolute error of
         about ``sqrt(eps) * spread``.
         """
-        data, centers = self._check_test_data(X, "transform")
-        return self._transform(data.xp, data.X, centers)
+        data = validate_data(self, X, method="transform", reset=False)
+        return self._infer("transform", data.xp, data.X)
+
+    def _infer(self, method: str, xp, X: Any) -> Any:
+        (centers,) = self._fitted_arrays(X.dtype, "cluster_centers_")
+        if method == "predict":
+            return lloyd_pass(
+                X, centers, update_centers=False, method=method_name(self, method)
+            ).labels
+        return self._transform(xp, X, centers)
 
     @staticmethod
     def _transform(xp, X: Any, centers: Any) -> Any:

@@ -140,7 +140,7 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                 "covariance on the host"
             ),
         },
-        onnx_methods=("transform", "inverse_transform"),
+        onnx_methods=("transform",),
     )
 
     def __init__(
@@ -317,7 +317,7 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             Projected data, same namespace and device as X.
         """
         data = self._fit(X)
-        return self._transform(data.xp, data.X, data.dtypes.compute)
+        return self._infer("transform", data.xp, data.X)
 
     def _fit(self, X):
         self._check_params()
@@ -454,7 +454,8 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
     # -- inference ----------------------------------------------------------------------
 
-    def _transform(self, xp: ModuleType, X: Any, dtype: Any) -> Any:
+    def _infer(self, method: str, xp: ModuleType, X: Any) -> Any:
+        dtype = X.dtype
         mean, components = self._fitted_arrays(dtype, "mean_", "components_")
         X_new = (X - mean) @ components.T
         if self.whiten:
@@ -479,7 +480,7 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             when ``whiten``; same namespace and device as X.
         """
         data = validate_data(self, X, method="transform", reset=False)
-        return self._transform(data.xp, data.X, data.dtypes.compute)
+        return self._infer("transform", data.xp, data.X)
 
     def inverse_transform(self, X):
         """Map projected data back to the original feature space.

@@ -179,12 +179,12 @@ class _LinearModel(XPEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEstim
             return coef[0, :], xp.reshape(intercept, ())
         return coef, intercept
 
-    def _decision(self, data: Any) -> Any:
+    def _infer(self, method: str, xp: ModuleType, X: Any) -> Any:
         """``X @ coef_.T + intercept_`` in the dtype of the validated input."""
-        coef, intercept = self._fitted_arrays(data.dtypes.compute, "coef_", "intercept_")
+        coef, intercept = self._fitted_arrays(X.dtype, "coef_", "intercept_")
         if coef.ndim == 1:
-            return data.X @ coef + intercept
-        return data.X @ coef.T + intercept
+            return X @ coef + intercept
+        return X @ coef.T + intercept
 
     def predict(self, X):
         """Predict with the linear model: ``X @ coef_.T + intercept_``.
@@ -201,7 +201,7 @@ class _LinearModel(XPEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEstim
             floating (under ``"preserve"``), the fitted dtype otherwise.
         """
         data = validate_data(self, X, method="predict", reset=False)
-        return self._decision(data)
+        return self._infer("predict", data.xp, data.X)
 
     def score(self, X, y, sample_weight=None):
         """Coefficient of determination R^2 of the prediction.
@@ -228,7 +228,7 @@ class _LinearModel(XPEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEstim
             self, X, y, method="score", reset=False, sample_weight=sample_weight, y_required=True
         )
         xp = data.xp
-        y_pred = self._decision(data)
+        y_pred = self._infer("predict", data.xp, data.X)
         y_true = data.y
         y_true = xp.reshape(y_true, (-1, 1)) if y_true.ndim == 1 else y_true
         y_pred = xp.reshape(y_pred, (-1, 1)) if y_pred.ndim == 1 else y_pred

@@ -32,6 +32,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 
 from xplearn._xp import device_of, move_to, to_numpy
+from xplearn._xp._onnx import row_max
 from xplearn._xp._ops import materialize, to_scalar
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.utils._labels import decode_labels, encode_labels, is_host_labels
@@ -80,7 +81,7 @@ def _sigmoid(xp: ModuleType, z: Any, e: Any) -> Any:
 
 
 def _log_softmax(xp: ModuleType, scores: Any) -> Any:
-    shifted = scores - xp.max(scores, axis=1, keepdims=True)
+    shifted = scores - row_max(xp, scores, axis=1, keepdims=True)
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
 
 
@@ -89,7 +90,7 @@ def _predict_proba(xp: ModuleType, scores: Any) -> Any:
         e, _ = _softplus_parts(xp, scores)
         p = _sigmoid(xp, scores, e)
         return xp.stack([1.0 - p, p], axis=1)
-    shifted = xp.exp(scores - xp.max(scores, axis=1, keepdims=True))
+    shifted = xp.exp(scores - row_max(xp, scores, axis=1, keepdims=True))
     return shifted / xp.sum(shifted, axis=1, keepdims=True)
 
 
@@ -584,10 +585,20 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     # -- inference ---------------------------------------------------------------------
 
-    def _scores(self, X: Any, method: str) -> tuple[ModuleType, Any]:
+    def _infer(self, method: str, xp: ModuleType, X: Any) -> Any:
+        coef, intercept = self._fitted_arrays(X.dtype, "coef_", "intercept_")
+        scores = _decision(xp, X, coef, intercept)
+        if method == "decision_function":
+            return scores
+        if method == "predict_proba":
+            return _predict_proba(xp, scores)
+        if method == "predict_log_proba":
+            return _predict_log_proba(xp, scores)
+        return decode_labels(self.classes_, _predict_codes(xp, scores))
+
+    def _validated_infer(self, method: str, X: Any) -> Any:
         data = validate_data(self, X, method=method, reset=False)
-        coef, intercept = self._fitted_arrays(data.dtypes.compute, "coef_", "intercept_")
-        return data.xp, _decision(data.xp, data.X, coef, intercept)
+        return self._infer(method, data.xp, data.X)
 
     def decision_function(self, X):
         """Confidence scores: ``X @ coef_.T + intercept_``.
@@ -603,7 +614,7 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
             For two classes, the score of ``classes_[1]`` (positive: predicted); else one
             score per class.
         """
-        return self._scores(X, "decision_function")[1]
+        return self._validated_infer("decision_function", X)
 
     def predict_proba(self, X):
         """Class probabilities: the sigmoid (two classes) or the softmax of the scores.
@@ -618,8 +629,7 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         proba : array of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``; rows sum to 1.
         """
-        xp, scores = self._scores(X, "predict_proba")
-        return _predict_proba(xp, scores)
+        return self._validated_infer("predict_proba", X)
 
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities, computed stably (log-softmax).
@@ -634,8 +644,7 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         log_proba : array of shape (n_samples, n_classes)
             Log-probabilities in the order of ``classes_``.
         """
-        xp, scores = self._scores(X, "predict_log_proba")
-        return _predict_log_proba(xp, scores)
+        return self._validated_infer("predict_log_proba", X)
 
     def predict(self, X):
         """Predict the class of every sample: the one with the highest score.
@@ -651,8 +660,7 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
             Labels from ``classes_``: in X's namespace when the training labels were,
             else a NumPy array.
         """
-        xp, scores = self._scores(X, "predict")
-        return decode_labels(self.classes_, _predict_codes(xp, scores))
+        return self._validated_infer("predict", X)
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of ``predict(X)`` with respect to ``y`` (optionally weighted).

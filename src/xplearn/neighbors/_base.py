@@ -22,7 +22,7 @@ _FALLBACKS = {
         "sorting along rows and ragged radius results need concrete shapes"
     ),
 }
-_CAPABILITIES = Capabilities(fallbacks=_FALLBACKS)
+_CAPABILITIES = Capabilities(fallbacks=_FALLBACKS, onnx_methods=("kneighbors",))
 
 
 class _NeighborsBase(XPEstimatorMixin, BaseEstimator):
@@ -72,15 +72,19 @@ class _NeighborsBase(XPEstimatorMixin, BaseEstimator):
 
     def _kneighbors(self, X, n_neighbors, method: str):
         """(distances, indices) of the ``n_neighbors`` nearest training rows."""
-        prefix = f"{method_name(self, method)}: "
         if n_neighbors is None:
             n_neighbors = self.n_neighbors
         if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral):
             raise TypeError(
-                f"{prefix}n_neighbors must be an integer, got {type(n_neighbors).__name__} "
-                f"{n_neighbors!r}."
+                f"{method_name(self, method)}: n_neighbors must be an integer, got "
+                f"{type(n_neighbors).__name__} {n_neighbors!r}."
             )
         queries, own = self._query(X, method)
+        return self._search(queries, own, n_neighbors, method)
+
+    def _search(self, queries, own: bool, n_neighbors: int, method: str):
+        """(distances, indices) for validated queries (``own``: the training rows)."""
+        prefix = f"{method_name(self, method)}: "
         metric = check_metric(self.metric, prefix)
         n_train = self.n_samples_fit_
         available = n_train - 1 if own else n_train
@@ -97,6 +101,11 @@ class _NeighborsBase(XPEstimatorMixin, BaseEstimator):
         Y = self._training_rows(queries.dtype)
         k = n_neighbors + 1 if own else n_neighbors
         return argkmin(queries, Y, k, metric, exclude_self=own, method=prefix[:-2])
+
+    def _infer(self, method: str, xp, X):
+        if method != "kneighbors":
+            return super()._infer(method, xp, X)
+        return self._search(X, False, self.n_neighbors, method)
 
     def _radius(self, X, radius, sort_results, method: str):
         prefix = f"{method_name(self, method)}: "

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import ClassVar
+
 from sklearn.base import ClassifierMixin
 
 from xplearn._xp import array_namespace, device_of
+from xplearn.base import Capabilities
 from xplearn.neighbors._base import _check_weights, _NeighborsBase, neighbor_weights
 from xplearn.utils._labels import decode_labels, encode_labels
 from xplearn.utils.validation import method_name
@@ -67,6 +71,10 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
     ['a']
     """
 
+    _capabilities: ClassVar[Capabilities] = replace(
+        _NeighborsBase._capabilities, onnx_methods=("predict", "predict_proba", "kneighbors")
+    )
+
     def __init__(
         self,
         n_neighbors=5,
@@ -123,13 +131,16 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
         return self._proba(X, "predict_proba")
 
     def _proba(self, X, method):
-        prefix = f"{method_name(self, method)}: "
-        _check_weights(self.weights, prefix)
+        _check_weights(self.weights, f"{method_name(self, method)}: ")
         distances, indices = self._kneighbors(X, None, method)
-        xp = array_namespace(distances)
+        return self._vote(array_namespace(distances), distances, indices, method)
+
+    def _vote(self, xp, distances, indices, method):
+        """Each class's weighted share among the neighbours (n_queries, n_classes)."""
+        prefix = f"{method_name(self, method)}: "
         device = device_of(distances)
-        n_queries, k = indices.shape
-        codes = xp.reshape(xp.take(self._y, xp.reshape(indices, (-1,))), (n_queries, k))
+        k = self.n_neighbors  # not indices.shape[1]: unknown on symbolic arrays
+        codes = xp.reshape(xp.take(self._y, xp.reshape(indices, (-1,))), (-1, k))
         weights = neighbor_weights(xp, distances, self.weights, prefix)
         if weights is None:
             weights = xp.ones_like(distances)
@@ -139,6 +150,16 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
         proba = xp.sum(votes * weights[:, :, None], axis=1)
         total = xp.sum(proba, axis=1, keepdims=True)
         return proba / xp.where(total == 0, xp.ones_like(total), total)
+
+    def _infer(self, method: str, xp, X):
+        if method == "kneighbors":
+            return super()._infer(method, xp, X)
+        _check_weights(self.weights, f"{method_name(self, method)}: ")
+        distances, indices = self._search(X, False, self.n_neighbors, method)
+        proba = self._vote(xp, distances, indices, method)
+        if method == "predict_proba":
+            return proba
+        return decode_labels(self.classes_, xp.argmax(proba, axis=1))
 
     def predict(self, X):
         """Predict the class of each query: the heaviest vote among its neighbours.

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import ClassVar
+
 from sklearn.base import RegressorMixin
 
 from xplearn._xp import array_namespace
+from xplearn.base import Capabilities
 from xplearn.neighbors._base import _check_weights, _NeighborsBase, neighbor_weights
 from xplearn.utils.validation import method_name
 
@@ -55,6 +59,10 @@ class KNeighborsRegressor(RegressorMixin, _NeighborsBase):
     >>> reg.predict(np.array([[1.4]])).tolist()
     [1.5]
     """
+
+    _capabilities: ClassVar[Capabilities] = replace(
+        _NeighborsBase._capabilities, onnx_methods=("predict", "kneighbors")
+    )
 
     def __init__(
         self,
@@ -109,14 +117,24 @@ class KNeighborsRegressor(RegressorMixin, _NeighborsBase):
         y_pred : array of shape (n_queries,) or (n_queries, n_targets)
             Same namespace, device and float dtype as the distances.
         """
-        prefix = f"{method_name(self, 'predict')}: "
-        _check_weights(self.weights, prefix)
+        _check_weights(self.weights, f"{method_name(self, 'predict')}: ")
         distances, indices = self._kneighbors(X, None, "predict")
-        xp = array_namespace(distances)
-        n_queries, k = indices.shape
+        return self._average(array_namespace(distances), distances, indices)
+
+    def _infer(self, method: str, xp, X):
+        if method == "kneighbors":
+            return super()._infer(method, xp, X)
+        _check_weights(self.weights, f"{method_name(self, method)}: ")
+        distances, indices = self._search(X, False, self.n_neighbors, method)
+        return self._average(xp, distances, indices)
+
+    def _average(self, xp, distances, indices):
+        """The (weighted) mean target of each query's neighbours."""
+        prefix = f"{method_name(self, 'predict')}: "
+        k = self.n_neighbors  # not indices.shape[1]: unknown on symbolic arrays
         y = xp.astype(self._y, distances.dtype, copy=False)
         flat = xp.take(y, xp.reshape(indices, (-1,)), axis=0)
-        targets = xp.reshape(flat, (n_queries, k) + tuple(y.shape[1:]))
+        targets = xp.reshape(flat, (-1, k) + tuple(y.shape[1:]))
         weights = neighbor_weights(xp, distances, self.weights, prefix)
         if weights is None:
             return xp.mean(targets, axis=1)

@@ -255,15 +255,19 @@ class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
             Scaled data, same namespace and device as X.
         """
         data = validate_data(self, X, method="transform", reset=False)
-        X_new = data.X
-        if self.with_mean:
-            (mean,) = self._fitted_arrays(data.dtypes.compute, "mean_")
-            X_new = X_new - mean
-        if self.with_std:
-            (scale,) = self._fitted_arrays(data.dtypes.compute, "scale_")
-            X_new = X_new / scale
+        X_new = self._infer("transform", data.xp, data.X)
         if X_new is X:  # nothing to do: still return a new array, never the input itself
             X_new = data.xp.asarray(X_new, copy=True)
+        return X_new
+
+    def _infer(self, method: str, xp: Any, X: Any) -> Any:
+        X_new = X
+        if self.with_mean:
+            (mean,) = self._fitted_arrays(X.dtype, "mean_")
+            X_new = X_new - mean
+        if self.with_std:
+            (scale,) = self._fitted_arrays(X.dtype, "scale_")
+            X_new = X_new / scale
         return X_new
 
     def inverse_transform(self, X, copy=None):
@@ -443,11 +447,16 @@ class MinMaxScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, Bas
         X_new : array of shape (n_samples, n_features)
         """
         data = validate_data(self, X, method="transform", reset=False)
-        scale, offset = self._fitted_arrays(data.dtypes.compute, "scale_", "min_")
-        X_new = data.X * scale + offset
         if self.clip:
-            low, high = self._checked_range("transform")
-            X_new = data.xp.clip(X_new, low, high)
+            self._checked_range("transform")
+        return self._infer("transform", data.xp, data.X)
+
+    def _infer(self, method: str, xp: Any, X: Any) -> Any:
+        scale, offset = self._fitted_arrays(X.dtype, "scale_", "min_")
+        X_new = X * scale + offset
+        if self.clip:
+            low, high = self._checked_range(method)
+            X_new = xp.clip(X_new, low, high)
         return X_new
 
     def inverse_transform(self, X):

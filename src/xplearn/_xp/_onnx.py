@@ -1,0 +1,60 @@
+"""The symbolic backend: ndonnx arrays, which record an ONNX graph instead of computing.
+
+Estimators' inference code runs unchanged on ndonnx (it is an Array API namespace); the
+few things that differ live here, so that no estimator imports ndonnx or spox.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = ["is_symbolic", "row_max", "symbolic_constant", "symbolic_namespace"]
+
+
+def is_symbolic(xp: ModuleType) -> bool:
+    """Whether ``xp`` records a graph for export (ndonnx) rather than computing."""
+    return xp.__name__ == "ndonnx"
+
+
+def symbolic_namespace() -> ModuleType:
+    """The ndonnx namespace, or a clear ImportError naming the extra to install."""
+    try:
+        import ndonnx
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "ONNX export needs ndonnx, onnx and onnxruntime: pip install 'xplearn[onnx]'."
+        ) from error
+    return ndonnx
+
+
+def symbolic_constant(value: Any) -> Any:
+    """A fitted array (any namespace, or a NumPy array of strings) as an ndonnx constant."""
+    from xplearn._xp._convert import to_numpy
+
+    ndx = symbolic_namespace()
+    array = to_numpy(value)
+    if array.dtype.kind in "OU":
+        # class labels: ONNX strings (ndonnx's utf8); objects must all be str already
+        array = array.astype(str)
+    return ndx.asarray(np.ascontiguousarray(array))
+
+
+def row_max(xp: ModuleType, values: Any, axis: int, keepdims: bool = False) -> Any:
+    """``xp.max(values, axis=axis, keepdims=keepdims)``.
+
+    On ndonnx this is a single ONNX ReduceMax: ndonnx's ``max`` wraps it in a guard for
+    zero-size input and in a NaN-propagation pass, which together cost a one-row ONNX
+    call several microseconds. Callers use it where the reduced axis is never empty (a
+    fixed number of classes) and NaN cannot occur (inputs are validated finite).
+    """
+    if not is_symbolic(xp):
+        return xp.max(values, axis=axis, keepdims=keepdims)
+    # opset 21: the one ndonnx itself emits
+    import spox.opset.ai.onnx.v21 as operators
+
+    axes = operators.constant(value=np.asarray([axis], dtype=np.int64))
+    reduced = operators.reduce_max(values.unwrap_spox(), axes, keepdims=1 if keepdims else 0)
+    return xp.asarray(reduced)
