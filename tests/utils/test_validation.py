@@ -1,5 +1,7 @@
 """Input validation: every bad input gets the standard exception, naming the method."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import BaseEstimator
@@ -10,6 +12,7 @@ from xplearn._xp import namespace_name
 from xplearn.base import XPEstimatorMixin
 from xplearn.preprocessing import MinMaxScaler, StandardScaler
 from xplearn.testing import assert_allclose_xp, assert_on_backend
+from xplearn.utils import validation as validation_module
 from xplearn.utils.validation import (
     Validated,
     check_is_fitted,
@@ -589,3 +592,317 @@ def test_namespace_of_result(backend, X_np):
     result = MinMaxScaler().fit(backend.asarray(X_np)).transform(backend.asarray(X_np))
     assert namespace_name(backend.xp) == backend.name
     assert_on_backend(result, backend)
+
+
+# ------------------------------------------------- predict-time fast path on NumPy
+#
+# validate_data takes a shortcut for an ordinary float ndarray at predict time. It must
+# return exactly what the full path returns, and leave every error to the full path.
+
+
+class Inverter(Recorder):
+    """Validates like ``inverse_transform``: ``n_features`` columns, not ``n_features_in_``."""
+
+    def inverse(self, X, n_features=3):
+        return validate_data(self, X, method="inverse", reset=False, n_features=n_features)
+
+    def predict_two(self, X):
+        return validate_data(self, X, method="predict_two", reset=False, ensure_min_samples=2)
+
+
+def _validate_both_ways(monkeypatch, call):
+    """``call()`` with the fast path, then with the full path only (the behaviour before
+    the fast path existed): (fast, full)."""
+    fast = call()
+    with monkeypatch.context() as patch:
+        patch.setattr(validation_module, "_numpy_inference_fast_path", lambda *args: None)
+        full = call()
+    return fast, full
+
+
+def _raise_both_ways(monkeypatch, kind, call):
+    """The exceptions ``call()`` raises with the fast path and with the full path only."""
+    with pytest.raises(kind) as fast:
+        call()
+    with monkeypatch.context() as patch:
+        patch.setattr(validation_module, "_numpy_inference_fast_path", lambda *args: None)
+        with pytest.raises(kind) as full:
+            call()
+    assert type(fast.value) is type(full.value)
+    assert str(fast.value) == str(full.value)
+    return str(fast.value)
+
+
+def _assert_same_validated(fast, full, X):
+    assert isinstance(fast, Validated)
+    assert fast.xp is full.xp
+    assert fast.device == full.device
+    assert type(fast.device) is type(full.device)
+    assert fast.dtypes == full.dtypes
+    assert fast.dtypes.compute is full.dtypes.compute
+    assert fast.dtypes.accumulate is full.dtypes.accumulate
+    assert fast.y is full.y is None
+    assert fast.sample_weight is full.sample_weight is None
+    assert type(fast.X) is type(full.X) is np.ndarray
+    assert fast.X.dtype == full.X.dtype
+    np.testing.assert_array_equal(fast.X, full.X)
+    # no copy when X already has the compute dtype, a new array otherwise (both paths)
+    assert (fast.X is X) == (full.X is X)
+
+
+@pytest.mark.parametrize("policy", [None, "preserve", "float32", "float64", "mixed"])
+@pytest.mark.parametrize("fit_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("input_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_rows", [1, 7, 2000])  # 2000 x 5: above the isfinite size limit
+def test_fast_path_returns_what_the_full_path_returns(
+    monkeypatch, X_np, policy, fit_dtype, input_dtype, n_rows
+):
+    estimator = Recorder(dtype_policy=policy).fit(X_np.astype(fit_dtype))
+    X = np.random.default_rng(1).normal(size=(n_rows, 5)).astype(input_dtype)
+    before = X.copy()
+    assert validation_module._numpy_inference_fast_path(estimator, X, 1, None) is not None
+    fast, full = _validate_both_ways(monkeypatch, lambda: estimator.predict(X))
+    _assert_same_validated(fast, full, X)
+    np.testing.assert_array_equal(X, before)
+    if fast.X.dtype == input_dtype:
+        assert fast.X is X
+
+
+@pytest.mark.parametrize("policy", ["preserve", "float32", "float64", "mixed"])
+def test_fast_path_follows_the_configured_policy(monkeypatch, X_np, policy):
+    estimator = Recorder().fit(X_np)
+    X = X_np[:1].astype(np.float32)
+    with config_context(dtype_policy=policy):
+        fast, full = _validate_both_ways(monkeypatch, lambda: estimator.predict(X))
+    _assert_same_validated(fast, full, X)
+    # and the next call outside the context is back to the default
+    assert estimator.predict(X).dtypes.compute == np.float32
+
+
+def test_fast_path_with_n_features_and_min_samples(monkeypatch, X_np):
+    estimator = Inverter().fit(X_np)
+    X = X_np[:2, :3].copy()
+    fast, full = _validate_both_ways(monkeypatch, lambda: estimator.inverse(X))
+    _assert_same_validated(fast, full, X)
+    assert fast.X is X
+    fast, full = _validate_both_ways(monkeypatch, lambda: estimator.predict_two(X_np[:2]))
+    _assert_same_validated(fast, full, X_np[:2])
+    message = _raise_both_ways(monkeypatch, ValueError, lambda: estimator.inverse(X_np[:1]))
+    assert message.startswith("Inverter.inverse(): X has 5 features, but Inverter is expecting 3")
+    message = _raise_both_ways(monkeypatch, ValueError, lambda: estimator.predict_two(X_np[:1]))
+    assert message.startswith("Inverter.predict_two(): Found array with 1 sample(s)")
+    assert "minimum of 2 is required" in message
+
+
+def test_fast_path_read_only_and_non_contiguous_inputs(monkeypatch, X_np):
+    estimator = Recorder().fit(X_np)
+    read_only = X_np[:1].copy()
+    read_only.setflags(write=False)
+    fortran = np.asfortranarray(X_np)
+    strided = X_np[::2, :]
+    for X in (read_only, fortran, strided):
+        fast, full = _validate_both_ways(monkeypatch, lambda X=X: estimator.predict(X))
+        _assert_same_validated(fast, full, X)
+        assert fast.X is X
+
+
+def test_fast_path_declines_what_it_does_not_cover(X_np):
+    fast_path = validation_module._numpy_inference_fast_path
+    estimator = Recorder().fit(X_np)
+    row = X_np[:1]
+    assert fast_path(estimator, row, 1, None) is not None
+    assert fast_path(Recorder(), row, 1, None) is None  # not fitted
+    assert fast_path(estimator, row.astype(np.int64), 1, None) is None
+    assert fast_path(estimator, row.astype(np.float16), 1, None) is None
+    assert fast_path(estimator, row.astype(">f8"), 1, None) is None  # not native order
+    assert fast_path(estimator, X_np[0], 1, None) is None
+    assert fast_path(estimator, row[:, :3], 1, None) is None
+    assert fast_path(estimator, row, 2, None) is None
+    assert fast_path(estimator, _with(row, 0, 1, np.nan), 1, None) is None
+    bad_policy = Recorder().fit(X_np).set_params(dtype_policy="float16")
+    assert fast_path(bad_policy, row, 1, None) is None
+    unhashable_policy = Recorder().fit(X_np).set_params(dtype_policy=["float32"])
+    assert fast_path(unhashable_policy, row, 1, None) is None
+    on_torch = Recorder().fit(torch.asarray(X_np))
+    assert fast_path(on_torch, row, 1, None) is None
+
+
+def test_fast_path_not_taken_with_y_or_sample_weight(monkeypatch, X_np):
+    estimator = Recorder().fit(X_np)
+    calls = []
+    monkeypatch.setattr(
+        validation_module, "_numpy_inference_fast_path", lambda *args: calls.append(args)
+    )
+    validate_data(estimator, X_np, np.ones(10), method="partial_fit", reset=False)
+    validate_data(estimator, X_np, method="partial_fit", reset=False, sample_weight=np.ones(10))
+    validate_data(estimator, X_np, method="fit", reset=True)
+    validate_data(estimator, X_np.tolist(), method="predict", reset=False)
+    assert calls == []
+    estimator.predict(X_np)
+    assert len(calls) == 1
+
+
+def _bad_rows(X_np):
+    row = X_np[:1]
+    bad = {
+        "nan": (_with(row, 0, 3, np.nan), ValueError),
+        "inf": (_with(row, 0, 1, np.inf), ValueError),
+        "minus_inf_float32": (_with(row, 0, 4, -np.inf).astype(np.float32), ValueError),
+        "inf_and_minus_inf": (_with(_with(row, 0, 0, np.inf), 0, 2, -np.inf), ValueError),
+        "many_rows_nan": (_with(np.tile(X_np, (500, 1)), 4321, 2, np.nan), ValueError),
+        "n_features": (row[:, :3], ValueError),
+        "1d": (X_np[0], ValueError),
+        "3d": (row[None], ValueError),
+        "int_nan_free_but_wrong_width": (row[:, :4].astype(np.int64), ValueError),
+        "object_strings": (np.array([["a", 1.0, 2.0, 3.0, 4.0]], dtype=object), ValueError),
+        "strings": (np.array([["a", "b", "c", "d", "e"]]), ValueError),
+        "complex": (row.astype(np.complex128), ValueError),
+        "list_nan": (_with(row, 0, 0, np.nan).tolist(), ValueError),
+        "list_wrong_width": (row[:, :2].tolist(), ValueError),
+        "torch": (torch.asarray(row), ValueError),
+        "none": (None, ValueError),
+    }
+    return bad
+
+
+BAD_ROWS = [
+    "nan",
+    "inf",
+    "minus_inf_float32",
+    "inf_and_minus_inf",
+    "many_rows_nan",
+    "n_features",
+    "1d",
+    "3d",
+    "int_nan_free_but_wrong_width",
+    "object_strings",
+    "strings",
+    "complex",
+    "list_nan",
+    "list_wrong_width",
+    "torch",
+    "none",
+]
+
+
+@pytest.mark.parametrize("case", BAD_ROWS)
+@pytest.mark.parametrize("policy", [None, "float32"])
+def test_bad_rows_get_the_same_errors_as_before(monkeypatch, X_np, case, policy):
+    X, kind = _bad_rows(X_np)[case]
+    estimator = Recorder(dtype_policy=policy).fit(X_np)
+    message = _raise_both_ways(monkeypatch, kind, lambda: estimator.predict(X))
+    assert message.startswith("Recorder.predict(): ")
+    expected = {
+        "nan": "Input X contains NaN (first in column 3)",
+        "inf": "Input X contains infinity (first in column 1)",
+        "minus_inf_float32": "Input X contains infinity (first in column 4)",
+        "inf_and_minus_inf": "Input X contains infinity (first in column 0)",
+        "many_rows_nan": "Input X contains NaN (first in column 2)",
+        "n_features": "X has 3 features, but Recorder is expecting 5 features",
+        "1d": "Expected a 2D array for X, got a 1D array of shape (5,)",
+        "3d": "got an array with dim 3 of shape (1, 1, 5)",
+        "int_nan_free_but_wrong_width": "X has 4 features, but Recorder is expecting 5",
+        "object_strings": "X must contain numbers",
+        "strings": "X must have a numeric dtype, got dtype <U1",
+        "complex": "Complex data not supported",
+        "list_nan": "Input X contains NaN (first in column 0)",
+        "list_wrong_width": "X has 2 features, but Recorder is expecting 5",
+        "torch": "X must use the same namespace and device as the fitted Recorder",
+        "none": "Expected a 2D array for X, got None",
+    }[case]
+    assert expected in message
+
+
+def test_unfitted_gets_the_same_error_as_before(monkeypatch, X_np):
+    message = _raise_both_ways(monkeypatch, NotFittedError, lambda: Recorder().predict(X_np[:1]))
+    assert message.startswith("Recorder.predict(): this Recorder instance is not fitted")
+
+
+def test_unknown_policy_gets_the_same_error_as_before(monkeypatch, X_np):
+    estimator = Recorder().fit(X_np).set_params(dtype_policy="float16")
+    message = _raise_both_ways(monkeypatch, ValueError, lambda: estimator.predict(X_np[:1]))
+    assert message.startswith("Recorder.predict(): dtype_policy must be one of")
+
+
+def test_integer_row_takes_the_fitted_dtype(monkeypatch, X_np):
+    estimator = Recorder().fit(X_np.astype(np.float32))
+    X = np.ones((1, 5), dtype=np.int64)
+    fast, full = _validate_both_ways(monkeypatch, lambda: estimator.predict(X))
+    _assert_same_validated(fast, full, X)
+    assert fast.X.dtype == np.float32
+
+
+def test_overflowing_cast_warns_once_and_reports_infinity(X_np):
+    # float64 values beyond float32's range become inf under dtype_policy="float32": the
+    # fast path stays silent and the full path warns (once) and raises, as before
+    estimator = Recorder(dtype_policy="float32").fit(X_np)
+    X = _with(X_np[:1], 0, 2, 1e300)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match=r"contains infinity \(first in column 2\)"):
+            estimator.predict(X)
+    assert [str(w.message) for w in caught] == ["overflow encountered in cast"]
+
+
+def test_huge_finite_values_many_rows_pass(monkeypatch):
+    # the sum of the fast path's large-array check overflows: the full path accepts X
+    X = np.full((3000, 2), np.finfo(np.float64).max / 2)
+    estimator = Recorder().fit(X[:10])
+    fast, full = _validate_both_ways(monkeypatch, lambda: estimator.predict(X))
+    _assert_same_validated(fast, full, X)
+    assert fast.X is X
+
+
+@pytest.mark.parametrize("n_rows", [1, 2000])
+def test_fast_path_honours_assume_finite(monkeypatch, X_np, n_rows):
+    estimator = Recorder().fit(X_np)
+    X = _with(np.tile(X_np[:1], (n_rows, 1)), 0, 1, np.nan)
+    with pytest.raises(ValueError, match="contains NaN"):
+        estimator.predict(X)
+    with config_context(assume_finite=True):
+        assert validation_module._numpy_inference_fast_path(estimator, X, 1, None) is not None
+        fast, full = _validate_both_ways(monkeypatch, lambda: estimator.predict(X))
+    _assert_same_validated(fast, full, X)
+    assert fast.X is X
+    assert np.isnan(fast.X[0, 1])
+    # outside the context, the check is back
+    with pytest.raises(ValueError, match="contains NaN"):
+        estimator.predict(X)
+
+
+def test_fast_path_on_a_model_converted_to_numpy(monkeypatch, X_np):
+    from xplearn import convert
+
+    estimator = convert(Recorder().fit(torch.asarray(X_np)), to="numpy")
+    X = X_np[:1]
+    assert validation_module._numpy_inference_fast_path(estimator, X, 1, None) is not None
+    fast, full = _validate_both_ways(monkeypatch, lambda: estimator.predict(X))
+    _assert_same_validated(fast, full, X)
+
+
+# ------------------------------------------------------------------ _fitted_arrays
+
+
+@pytest.mark.parametrize("fit_dtype", [np.float32, np.float64])
+def test_fitted_arrays_without_cast_are_the_attributes(X_np, fit_dtype):
+    scaler = StandardScaler().fit(X_np.astype(fit_dtype))
+    for dtype in (fit_dtype, np.dtype(fit_dtype), scaler.mean_.dtype):
+        mean, scale = scaler._fitted_arrays(dtype, "mean_", "scale_")
+        assert mean is scaler.mean_
+        assert scale is scaler.scale_
+    other = np.float64 if fit_dtype is np.float32 else np.float32
+    (mean,) = scaler._fitted_arrays(other, "mean_")
+    assert mean.dtype == other
+    np.testing.assert_allclose(mean, scaler.mean_, rtol=1e-6)
+    assert scaler.mean_.dtype == fit_dtype  # the attribute is not changed
+
+
+def test_fitted_arrays_on_other_backends(backend, X_np):
+    scaler = StandardScaler().fit(backend.asarray(X_np.astype(np.float32)))
+    (mean,) = scaler._fitted_arrays(backend.xp.float32, "mean_")
+    assert mean.dtype == backend.xp.float32
+    assert_on_backend(mean, backend)
+    if backend.has_float64:
+        (mean,) = scaler._fitted_arrays(backend.xp.float64, "mean_")
+        assert mean.dtype == backend.xp.float64
+        assert_on_backend(mean, backend)

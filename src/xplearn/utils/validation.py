@@ -9,6 +9,7 @@ array, and an input already in the right form is returned as is, for the caller 
 
 from __future__ import annotations
 
+import math
 import numbers
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -16,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from xplearn._config import get_config
+from xplearn._config import DTYPE_POLICIES, _config, get_config
 from xplearn._xp import (
     DtypePlan,
     get_namespace_and_device,
@@ -241,6 +242,17 @@ def validate_data(
     -------
     Validated
     """
+    if (
+        type(X) is np.ndarray
+        and not reset
+        and y is None
+        and sample_weight is None
+        and not y_required
+    ):
+        validated = _numpy_inference_fast_path(estimator, X, ensure_min_samples, n_features)
+        if validated is not None:
+            return validated
+
     prefix = f"{method_name(estimator, method)}: "
     estimator_name = type(estimator).__name__
     if not reset:
@@ -325,6 +337,96 @@ def validate_data(
         # where arrays carry dtype objects; record what the arrays actually hold.
         estimator._fit_context = (namespace_name(xp), device, X.dtype)
     return Validated(X, y, sample_weight, xp, device, dtypes)
+
+
+# ------------------------------------------------------------ predict-time fast path
+#
+# predict/transform on one NumPy row must cost little more than the arithmetic. For the
+# common case (a float32/float64 ndarray with the fitted number of columns, on a model
+# fitted with NumPy, finite values) the checks below are enough: they return exactly
+# what the full path returns. Anything else, including every input the full path would
+# reject, goes through the full path, so errors and their messages do not change.
+
+_FLOAT32 = np.dtype(np.float32)
+_FLOAT64 = np.dtype(np.float64)
+#: The namespace the full path resolves for NumPy arrays (array_api_compat.numpy), the
+#: very same module object, so that downstream code behaves identically.
+_NUMPY_XP = numpy_namespace()
+#: (dtype policy, input dtype) -> (DtypePlan, dtype to cast X to or None). On NumPy the
+#: plan for float input depends on nothing else; at most 4 x 2 entries.
+_NUMPY_PLANS: dict[tuple[str, np.dtype], tuple[DtypePlan, Any]] = {}
+#: Up to this many values, finiteness is checked by counting isfinite (it raises no
+#: floating-point flags, so no np.errstate, whose context costs more than the whole check
+#: on one row); above, with one sum under np.errstate, which allocates nothing.
+_SMALL_FINITE_CHECK = 4096
+_isfinite = np.isfinite
+_count_nonzero = np.count_nonzero
+_sum = np.add.reduce
+_new_tuple = tuple.__new__
+
+
+def _numpy_plan(policy: str, dtype: np.dtype) -> tuple[DtypePlan, Any] | None:
+    """The dtype plan of float ``dtype`` input under ``policy`` on NumPy, memoized in
+    ``_NUMPY_PLANS`` (None for an unknown policy: the full path raises its error)."""
+    if policy not in DTYPE_POLICIES:
+        return None
+    plan = resolve_dtypes(_NUMPY_XP, "cpu", dtype, policy)
+    cast_to = None if np.dtype(plan.compute) is dtype else plan.compute
+    entry = _NUMPY_PLANS[(policy, dtype)] = (plan, cast_to)
+    return entry
+
+
+def _numpy_inference_fast_path(
+    estimator: Any, X: np.ndarray, ensure_min_samples: int, n_features: int | None
+) -> Validated | None:
+    """What the full path returns for an ordinary ndarray at predict time, or None.
+
+    None (take the full path) unless X is 2-D, float32 or float64 (native byte order),
+    has enough rows and the expected columns, the estimator is fitted on NumPy/CPU, the
+    dtype policy is a known one and X is finite (or ``assume_finite`` is set).
+    """
+    dtype = X.dtype
+    if (dtype is not _FLOAT64 and dtype is not _FLOAT32) or X.ndim != 2:
+        return None
+    fitted_features = getattr(estimator, "n_features_in_", None)
+    context = getattr(estimator, "_fit_context", None)
+    if fitted_features is None or context is None:
+        return None
+    n_samples, n_columns = X.shape
+    expected = fitted_features if n_features is None else n_features
+    if n_columns != expected or n_columns < 1 or n_samples < ensure_min_samples:
+        return None
+    if context[0] != "numpy" or context[1] != "cpu":
+        return None
+    config = _config.get()  # read-only: get_config() would copy the dict
+    policy = getattr(estimator, "dtype_policy", None)
+    if policy is None:
+        policy = config["dtype_policy"]
+    if type(policy) is not str:
+        return None
+    entry = _NUMPY_PLANS.get((policy, dtype))
+    if entry is None:
+        entry = _numpy_plan(policy, dtype)
+        if entry is None:
+            return None
+    plan, cast_to = entry
+    if cast_to is not None:
+        # a float64 -> float32 cast may overflow: stay silent here, the full path then
+        # recasts (and warns, once) and reports the infinity
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = X.astype(cast_to, copy=False)
+    if not config["assume_finite"]:
+        size = X.size
+        if size <= _SMALL_FINITE_CHECK:
+            if _count_nonzero(_isfinite(X)) != size:
+                return None
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):
+                total = _sum(X, axis=None)
+            if not math.isfinite(total):
+                return None  # NaN/inf, or an overflowing sum: the full path decides
+    # tuple.__new__: the NamedTuple constructor's keyword handling costs as much again
+    return _new_tuple(Validated, (X, None, None, _NUMPY_XP, "cpu", plan))
 
 
 def _check_feature_names(estimator: Any, feature_names: Any, prefix: str) -> None:
