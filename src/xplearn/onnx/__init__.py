@@ -7,5 +7,13 @@ extra (``pip install 'xplearn[onnx]'``); nothing here is imported by the estimat
 
 from xplearn.onnx._export import INPUT_NAME, default_methods, output_names, to_onnx
 from xplearn.onnx._session import InferenceSession
+from xplearn.onnx._skl2onnx import register_skl2onnx
 
-__all__ = ["INPUT_NAME", "InferenceSession", "default_methods", "output_names", "to_onnx"]
+__all__ = [
+    "INPUT_NAME",
+    "InferenceSession",
+    "default_methods",
+    "output_names",
+    "register_skl2onnx",
+    "to_onnx",
+]
