@@ -42,6 +42,8 @@ _FITTED_STATE = (
     "class_prior_",
     "epsilon_",
     "_theta_residual",
+    "_log_normalizer",
+    "_inverse_var",
 )
 
 
@@ -382,6 +384,10 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         fitted = materialize(xp, *fitted)
         self.theta_, self.var_, self.class_count_, self.class_prior_, self.epsilon_ = fitted[:5]
         self._theta_residual = fitted[5] if len(fitted) > 5 else None
+        # what inference in the fitted dtype would recompute on every call
+        self._log_normalizer, self._inverse_var = materialize(
+            xp, *_gaussian_constants(xp, self.var_, self.class_prior_)
+        )
         if first_call:
             self.classes_ = labels
         return self
@@ -444,9 +450,12 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         return self._infer(method, data.xp, data.X)
 
     def _joint_log_likelihood(self, xp: ModuleType, X: Any) -> Any:
-        theta, var, prior = self._fitted_arrays(X.dtype, "theta_", "var_", "class_prior_")
-        inverse = 1.0 / var
-        constant = _safe_log(xp, prior) - 0.5 * xp.sum(xp.log((2.0 * math.pi) * var), axis=1)
+        (theta,) = self._fitted_arrays(X.dtype, "theta_")
+        if getattr(self, "_inverse_var", None) is not None and X.dtype == self.var_.dtype:
+            constant, inverse = self._log_normalizer, self._inverse_var  # computed at fit
+        else:
+            var, prior = self._fitted_arrays(X.dtype, "var_", "class_prior_")
+            constant, inverse = _gaussian_constants(xp, var, prior)
         # the direct (x - theta)**2 form keeps scikit-learn's precision; its (rows,
         # n_classes, n_features) deviations are made chunk by chunk of rows within
         # working_memory (one chunk, hence a handful of ONNX nodes, when rows are symbolic)
@@ -521,6 +530,13 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
             host labels.
         """
         return self._validated_infer("predict", X)
+
+
+def _gaussian_constants(xp: ModuleType, var: Any, prior: Any) -> tuple[Any, Any]:
+    """(log prior - sum(log(2 pi var)) / 2 per class, 1 / var): the per-class terms of the
+    joint log-likelihood that do not depend on the sample."""
+    constant = _safe_log(xp, prior) - 0.5 * xp.sum(xp.log((2.0 * math.pi) * var), axis=1)
+    return constant, 1.0 / var
 
 
 def _combine(xp, seen, theta, var, counts, batch_mean, batch_var):

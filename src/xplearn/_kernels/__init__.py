@@ -21,6 +21,7 @@ from xplearn._kernels._dispatch import (
     lloyd_pass,
     pairwise_distances,
     radius_neighbors,
+    training_center,
 )
 from xplearn._kernels._xp_impl import (
     STREAM_CHUNK_MIB,
@@ -42,4 +43,5 @@ __all__ = [
     "pairwise_distances",
     "radius_neighbors",
     "sq_distances",
+    "training_center",
 ]

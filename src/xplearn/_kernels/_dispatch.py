@@ -41,6 +41,7 @@ __all__ = [
     "lloyd_pass",
     "pairwise_distances",
     "radius_neighbors",
+    "training_center",
 ]
 
 _NUMBA_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -356,6 +357,17 @@ def _host_fallback(X: Any, Y: Any):
     )
 
 
+def training_center(Y: Any) -> Any:
+    """What the numba neighbour search derives from the training rows ``Y`` alone (their
+    mean and a power-of-two scale), for a caller to compute once and pass to
+    :func:`argkmin`; None where the generic implementation runs (it needs nothing)."""
+    if not _numba_can_take(Y):
+        return None
+    from xplearn._kernels._numba import center_and_scale
+
+    return center_and_scale(Y)
+
+
 def argkmin(
     X: Any,
     Y: Any,
@@ -364,6 +376,7 @@ def argkmin(
     *,
     exclude_self: bool = False,
     method: str | None = None,
+    center: Any = None,
 ) -> tuple[Any, Any]:
     """The ``k`` nearest rows of ``Y`` to each row of ``X``.
 
@@ -380,6 +393,8 @@ def argkmin(
         X are the training rows: drop each row's own index (``k - 1`` columns returned).
     method : str, default=None
         Calling public method, for error messages.
+    center : object, default=None
+        :func:`training_center` of ``Y``, when the caller keeps it (computed at fit).
 
     Returns
     -------
@@ -390,10 +405,13 @@ def argkmin(
     """
     xp = array_namespace(X)
     if kernel_backend(X, method) == "numba":
-        from xplearn._kernels._numba import argkmin_numpy
+        from xplearn._kernels._numba import _PARALLEL_MIN_WORK, argkmin_numpy
 
-        with kernel_session():
-            result = argkmin_numpy(*_numba_pair(X, Y), int(k), metric)
+        # a search this small runs on the calling thread: no session (its thread-pool
+        # bookkeeping would cost more than a one-row query)
+        work = X.shape[0] * Y.shape[0] * X.shape[1]
+        with nullcontext() if work < _PARALLEL_MIN_WORK else kernel_session():
+            result = argkmin_numpy(*_numba_pair(X, Y), int(k), metric, center)
         return _xp_impl.drop_self(*result) if exclude_self else result
     from xplearn._xp._ops import is_lazy
 

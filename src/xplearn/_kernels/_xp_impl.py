@@ -14,7 +14,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from xplearn._config import get_config
+from xplearn._config import _config
 from xplearn._xp import array_namespace, device_of
 
 __all__ = [
@@ -57,7 +57,7 @@ def chunk_rows(n_samples: Any, bytes_per_row: int, max_mib: float | None = None)
     """
     if not isinstance(n_samples, int):
         return n_samples
-    budget_mib = get_config()["working_memory"]
+    budget_mib = _config.get()["working_memory"]  # read only: get_config() copies
     if max_mib is not None:
         budget_mib = min(budget_mib, max_mib)
     budget = budget_mib * 2**20

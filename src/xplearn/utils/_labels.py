@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from xplearn._xp import move_to, numpy_namespace
+from xplearn._xp import array_namespace, move_to, numpy_namespace, to_numpy
 from xplearn._xp._ops import is_lazy, materialize
 
 __all__ = [
@@ -148,9 +148,5 @@ def encode_with_classes(xp: ModuleType, device: Any, y: Any, classes: Any, prefi
 def decode_labels(classes: Any, codes: Any) -> Any:
     """Labels for class indices ``codes``: NumPy for host classes, else ``classes``' namespace."""
     if is_host_labels(classes):
-        from xplearn._xp import to_numpy
-
-        return classes[to_numpy(codes)]
-    from xplearn._xp import array_namespace
-
+        return classes[codes if type(codes) is np.ndarray else to_numpy(codes)]
     return array_namespace(classes).take(classes, codes)

@@ -7,6 +7,8 @@ and return NumPy arrays. Thread counts and BLAS limits are set by
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 
@@ -38,8 +40,12 @@ _PARALLEL_MIN_WORK = 4_000_000
 _CHUNK_SUM_MAX_CLUSTERS = 32
 
 
+@functools.lru_cache(maxsize=256)
 def tile_plan(n_samples: int, n_features: int, n_clusters: int, itemsize: int) -> dict:
     """Tile sizes for one pass; a function of the problem's shape only (not of threads).
+
+    Memoized (a one-row predict repeats the same shape): callers must not modify the
+    returned dict.
 
     Returns
     -------
@@ -213,7 +219,7 @@ def _exact_distances(X, Y, indptr, indices, code, x_norms, y_norms, dtype):
     return distances
 
 
-def _center_and_scale(Y: np.ndarray) -> tuple[np.ndarray, float]:
+def center_and_scale(Y: np.ndarray) -> tuple[np.ndarray, float]:
     """Training mean (float64) and a power-of-two scale with ``|y - mean| * scale <= 1``."""
     if Y.size == 0:
         return np.zeros(Y.shape[1]), 1.0
@@ -227,7 +233,11 @@ def _center_and_scale(Y: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def argkmin_numpy(
-    X: np.ndarray, Y: np.ndarray, k: int, metric: str
+    X: np.ndarray,
+    Y: np.ndarray,
+    k: int,
+    metric: str,
+    center: tuple[np.ndarray, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest rows of ``Y`` to each row of ``X``: (distances, int64 indices).
 
@@ -238,7 +248,9 @@ def argkmin_numpy(
     accumulation, rounded once to X's dtype), and the ``k`` best kept, ordered by
     (distance, index): the ranking's rounding can drop a true neighbour only if more
     than ``max(k, 8)`` candidates lie within its rounding of the k-th distance.
-    Manhattan distances are computed directly (exact).
+    Manhattan distances are computed directly (exact). ``center`` is
+    ``center_and_scale(Y)`` when the caller has it (computed once at fit: a pass over
+    the training rows would dominate a one-row query).
     """
     dtype = X.dtype
     n_queries, n_features = X.shape
@@ -268,7 +280,7 @@ def argkmin_numpy(
                 _nb.row_norms(X, False, x_norms)
                 _nb.row_norms(Y, False, y_norms)
             else:
-                shift, scale = _center_and_scale(Y)
+                shift, scale = center_and_scale(Y) if center is None else center
             _nb.argkmin_dot(X, Y, shift, scale, unit, *args, part_vals, part_idx)
         if plan["n_parts"] == 1:
             candidates = part_idx[0]
