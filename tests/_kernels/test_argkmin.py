@@ -164,3 +164,23 @@ def test_xp_oracle_far_offset_data(backend, dtype):
     exact = _exact(X, Y, "sqeuclidean")
     got = np.take_along_axis(exact, to_numpy(indices), 1)
     np.testing.assert_allclose(got, np.take_along_axis(exact, expected, 1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean"])
+@pytest.mark.parametrize("n_queries", [1, 4, 5])
+def test_packed_training_index_gives_the_same_neighbours(n_queries, metric, dtype):
+    """Few queries scan the rows packed at fit; more queries take the tiled kernel:
+    both return the exact k nearest (same as without an index), far offsets included."""
+    from xplearn._kernels._numba import training_index
+
+    X, Y = _data(n_queries, 3000, 19, dtype, seed=5)
+    X, Y = X + 1e4, Y + 1e4  # a large common offset: the ranking must be centered
+    index = training_index(Y)
+    assert index[2] is not None  # small enough to pack
+    got_d, got_i = argkmin_numpy(X, Y, 7, metric, index)
+    plain_d, plain_i = argkmin_numpy(X, Y, 7, metric)
+    np.testing.assert_array_equal(got_i, plain_i)
+    np.testing.assert_array_equal(got_d, plain_d)
+    exact = _exact(X, Y, metric)
+    np.testing.assert_array_equal(got_i, np.argsort(exact, axis=1, kind="stable")[:, :7])

@@ -21,7 +21,7 @@ from xplearn._kernels._dispatch import (
     lloyd_pass,
     pairwise_distances,
     radius_neighbors,
-    training_center,
+    training_index,
 )
 from xplearn._kernels._xp_impl import (
     STREAM_CHUNK_MIB,
@@ -43,5 +43,5 @@ __all__ = [
     "pairwise_distances",
     "radius_neighbors",
     "sq_distances",
-    "training_center",
+    "training_index",
 ]

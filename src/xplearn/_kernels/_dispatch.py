@@ -41,7 +41,7 @@ __all__ = [
     "lloyd_pass",
     "pairwise_distances",
     "radius_neighbors",
-    "training_center",
+    "training_index",
 ]
 
 _NUMBA_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -357,15 +357,16 @@ def _host_fallback(X: Any, Y: Any):
     )
 
 
-def training_center(Y: Any) -> Any:
+def training_index(Y: Any) -> Any:
     """What the numba neighbour search derives from the training rows ``Y`` alone (their
-    mean and a power-of-two scale), for a caller to compute once and pass to
-    :func:`argkmin`; None where the generic implementation runs (it needs nothing)."""
+    mean, a power-of-two scale, and the rows in ranking form for one-row queries), for a
+    caller to compute once and pass to :func:`argkmin`; None where the generic
+    implementation runs (it needs nothing)."""
     if not _numba_can_take(Y):
         return None
-    from xplearn._kernels._numba import center_and_scale
+    from xplearn._kernels._numba import training_index
 
-    return center_and_scale(Y)
+    return training_index(Y)
 
 
 def argkmin(
@@ -376,7 +377,7 @@ def argkmin(
     *,
     exclude_self: bool = False,
     method: str | None = None,
-    center: Any = None,
+    index: Any = None,
 ) -> tuple[Any, Any]:
     """The ``k`` nearest rows of ``Y`` to each row of ``X``.
 
@@ -393,8 +394,8 @@ def argkmin(
         X are the training rows: drop each row's own index (``k - 1`` columns returned).
     method : str, default=None
         Calling public method, for error messages.
-    center : object, default=None
-        :func:`training_center` of ``Y``, when the caller keeps it (computed at fit).
+    index : object, default=None
+        :func:`training_index` of ``Y``, when the caller keeps it (computed at fit).
 
     Returns
     -------
@@ -411,7 +412,7 @@ def argkmin(
         # bookkeeping would cost more than a one-row query)
         work = X.shape[0] * Y.shape[0] * X.shape[1]
         with nullcontext() if work < _PARALLEL_MIN_WORK else kernel_session():
-            result = argkmin_numpy(*_numba_pair(X, Y), int(k), metric, center)
+            result = argkmin_numpy(*_numba_pair(X, Y), int(k), metric, index)
         return _xp_impl.drop_self(*result) if exclude_self else result
     from xplearn._xp._ops import is_lazy
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from xplearn._kernels import argkmin, kernel_input, radius_neighbors, training_center
+from xplearn._kernels import argkmin, kernel_input, radius_neighbors, training_index
 from xplearn._xp import device_of, sparse_rows, to_numpy
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.metrics._pairwise import check_metric, check_radius
@@ -51,8 +51,8 @@ class _NeighborsBase(XPEstimatorMixin, BaseEstimator):
         )
         # kept as given (a view when no conversion was needed): inputs are never modified
         self._fit_X = kernel_input(data.X, prefix[:-2])
-        # the search's statistics of the training rows, once (not per query)
-        self._fit_center = training_center(self._fit_X)
+        # what the search derives from the training rows alone, once (not per query)
+        self._fit_index = training_index(self._fit_X)
         self.n_samples_fit_ = int(data.X.shape[0])
         self.effective_metric_ = metric
         self.effective_metric_params_ = {}
@@ -102,8 +102,9 @@ class _NeighborsBase(XPEstimatorMixin, BaseEstimator):
             )
         Y = self._training_rows(queries.dtype)
         k = n_neighbors + 1 if own else n_neighbors
-        center = getattr(self, "_fit_center", None)
-        return argkmin(queries, Y, k, metric, exclude_self=own, method=prefix[:-2], center=center)
+        # the index describes the fitted rows: only for those, not for a cast copy
+        index = getattr(self, "_fit_index", None) if Y is self._fit_X else None
+        return argkmin(queries, Y, k, metric, exclude_self=own, method=prefix[:-2], index=index)
 
     def _infer(self, method: str, xp, X):
         if method != "kneighbors":

@@ -219,6 +219,28 @@ def _exact_distances(X, Y, indptr, indices, code, x_norms, y_norms, dtype):
     return distances
 
 
+#: Largest training set (float32 bytes) packed at fit for few-query searches.
+_PACK_MAX_BYTES = 64 * 2**20
+#: Queries up to which a search with packed training rows takes the serial packed path.
+_PACKED_MAX_QUERIES = 4
+
+
+def training_index(Y: np.ndarray) -> tuple:
+    """What a neighbour search derives from the training rows alone, computed once.
+
+    Returns ``(shift, scale, packed, y_term)``: :func:`center_and_scale`, and (for
+    training sets up to 64 MiB in float32) the rows in the float32 ranking form with
+    their squared norms, which one-row queries scan directly; else ``None, None``.
+    """
+    shift, scale = center_and_scale(Y)
+    if Y.size == 0 or Y.shape[0] * Y.shape[1] * 4 > _PACK_MAX_BYTES:
+        return shift, scale, None, None
+    packed = np.empty(Y.shape, dtype=np.float32)
+    y_term = np.empty(Y.shape[0], dtype=np.float32)
+    _nb.pack_rows(Y, shift, scale, packed, y_term)
+    return shift, scale, packed, y_term
+
+
 def center_and_scale(Y: np.ndarray) -> tuple[np.ndarray, float]:
     """Training mean (float64) and a power-of-two scale with ``|y - mean| * scale <= 1``."""
     if Y.size == 0:
@@ -237,7 +259,7 @@ def argkmin_numpy(
     Y: np.ndarray,
     k: int,
     metric: str,
-    center: tuple[np.ndarray, float] | None = None,
+    index: tuple | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest rows of ``Y`` to each row of ``X``: (distances, int64 indices).
 
@@ -248,9 +270,11 @@ def argkmin_numpy(
     accumulation, rounded once to X's dtype), and the ``k`` best kept, ordered by
     (distance, index): the ranking's rounding can drop a true neighbour only if more
     than ``max(k, 8)`` candidates lie within its rounding of the k-th distance.
-    Manhattan distances are computed directly (exact). ``center`` is
-    ``center_and_scale(Y)`` when the caller has it (computed once at fit: a pass over
-    the training rows would dominate a one-row query).
+    Manhattan distances are computed directly (exact). ``index`` is
+    :func:`training_index` of ``Y`` when the caller keeps it (computed once at fit: a
+    pass over the training rows would dominate a one-row query); with its packed rows,
+    up to four euclidean queries are ranked serially against them
+    (:func:`._neighbors.argkmin_packed`).
     """
     dtype = X.dtype
     n_queries, n_features = X.shape
@@ -279,10 +303,19 @@ def argkmin_numpy(
                 y_norms = np.empty(n_train, dtype=np.float64)
                 _nb.row_norms(X, False, x_norms)
                 _nb.row_norms(Y, False, y_norms)
+                _nb.argkmin_dot(X, Y, shift, scale, unit, *args, part_vals, part_idx)
             else:
-                shift, scale = center_and_scale(Y) if center is None else center
-            _nb.argkmin_dot(X, Y, shift, scale, unit, *args, part_vals, part_idx)
-        if plan["n_parts"] == 1:
+                shift, scale, packed, y_term = (
+                    (*center_and_scale(Y), None, None) if index is None else index
+                )
+                if packed is not None and n_queries <= _PACKED_MAX_QUERIES:
+                    _nb.argkmin_packed(
+                        X, packed, y_term, shift, scale, n_select, part_vals[0], part_idx[0]
+                    )
+                    part_vals, part_idx = part_vals[:1], part_idx[:1]
+                else:
+                    _nb.argkmin_dot(X, Y, shift, scale, unit, *args, part_vals, part_idx)
+        if part_idx.shape[0] == 1:
             candidates = part_idx[0]
         else:
             merged_vals = np.empty((n_queries, n_select), dtype=part_dtype)

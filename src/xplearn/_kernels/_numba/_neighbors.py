@@ -83,6 +83,44 @@ def _load_rows(src, r0, r1, shift, scale, unit, dst, norms):  # pragma: no cover
         norms[r] = acc
 
 
+@njit(cache=True, nogil=True)
+def pack_rows(Y, shift, scale, packed, y_term):  # pragma: no cover - compiled
+    """The ranking form of the training rows, once: ``packed`` (OUT, float32) gets
+    ``(y - shift) * scale`` and ``y_term`` (OUT, float32) its squared norms, exactly as
+    :func:`argkmin_dot` loads them tile by tile."""
+    norms = np.empty(Y.shape[0], dtype=np.float64)
+    _load_rows(Y, 0, Y.shape[0], shift, scale, False, packed, norms)
+    for j in range(Y.shape[0]):
+        y_term[j] = np.float32(norms[j])
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def argkmin_packed(X, packed, y_term, shift, scale, k, out_vals, out_idx):  # pragma: no cover
+    """:func:`argkmin_dot`'s selection for a few queries, on the serial path, against
+    training rows packed at fit (:func:`pack_rows`): one pass over ``packed`` per query,
+    no tile conversion, no matrix-product call. ``out_vals`` / ``out_idx`` (OUT) have
+    shape (n_queries, k)."""
+    nq = X.shape[0]
+    nt = packed.shape[0]
+    d = X.shape[1]
+    xs = np.empty((1, d), dtype=np.float32)
+    x_norm = np.empty(1, dtype=np.float64)
+    _init_lists(out_vals, out_idx, 0, nq, k)
+    for i in range(nq):
+        _load_rows(X, i, i + 1, shift, scale, False, xs, x_norm)
+        threshold = out_vals[i, k - 1]
+        for c0 in range(0, nt, _SCAN):
+            c1 = min(nt, c0 + _SCAN)
+            for j in range(c0, c1):
+                dot = np.float32(0.0)
+                for f in range(d):
+                    dot += xs[0, f] * packed[j, f]
+                v = y_term[j] - np.float32(2.0) * dot
+                if v < threshold:
+                    _insert(out_vals, out_idx, i, k, v, j)
+                    threshold = out_vals[i, k - 1]
+
+
 @njit(parallel=True, cache=True)
 def argkmin_dot(
     X, Y, shift, scale, unit, k, q_tile, t_tile, n_parts, part_len, out_vals, out_idx
