@@ -142,11 +142,12 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
         k = self.n_neighbors  # not indices.shape[1]: unknown on symbolic arrays
         codes = xp.reshape(xp.take(self._y, xp.reshape(indices, (-1,))), (-1, k))
         weights = neighbor_weights(xp, distances, self.weights, prefix)
-        if weights is None:
-            weights = xp.ones_like(distances)
         n_classes = self.classes_.shape[0]
-        classes = xp.arange(n_classes, device=device)
-        votes = xp.astype(codes[:, :, None] == xp.astype(classes, codes.dtype), distances.dtype)
+        classes = xp.arange(n_classes, dtype=codes.dtype, device=device)
+        votes = xp.astype(codes[:, :, None] == classes, distances.dtype)
+        if weights is None:
+            # uniform: the counts over k (what the weighted form gives with unit weights)
+            return xp.sum(votes, axis=1) / k
         proba = xp.sum(votes * weights[:, :, None], axis=1)
         total = xp.sum(proba, axis=1, keepdims=True)
         return proba / xp.where(total == 0, xp.ones_like(total), total)
