@@ -16,7 +16,7 @@ from sklearn.base import (
 )
 
 from xplearn._xp import device_of, move_to, numpy_namespace, supports_float64, to_numpy
-from xplearn._xp._onnx import row_max
+from xplearn._xp._onnx import row_max, softmax_rows
 from xplearn._xp._ops import eigh, flip_sign_rows, is_lazy, materialize, svd, to_scalar
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.naive_bayes import (
@@ -626,9 +626,7 @@ for "eigen"
             return xp.stack(
                 [xp.where(positive, small, large), xp.where(positive, large, small)], axis=1
             )
-        shifted = scores - row_max(xp, scores, axis=1, keepdims=True)
-        exp = xp.exp(shifted)
-        return exp / xp.sum(exp, axis=1, keepdims=True)
+        return softmax_rows(xp, scores, lambda values: _softmax(xp, values))
 
     def predict_proba(self, X):
         """Probability of each class for each sample.
@@ -703,6 +701,11 @@ class _Statistics:
 
     def __init__(self, **values: Any) -> None:
         self.__dict__.update(values)
+
+
+def _softmax(xp: ModuleType, scores: Any) -> Any:
+    exp = xp.exp(scores - row_max(xp, scores, axis=1, keepdims=True))
+    return exp / xp.sum(exp, axis=1, keepdims=True)
 
 
 def _stored(xp: ModuleType, device: Any, value: Any, dtype: Any) -> Any:

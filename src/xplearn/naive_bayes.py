@@ -20,7 +20,7 @@ from xplearn._xp import (
     resolve_dtypes,
     to_numpy,
 )
-from xplearn._xp._onnx import row_max
+from xplearn._xp._onnx import row_max, softmax_rows
 from xplearn._xp._ops import materialize
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.utils._labels import (
@@ -442,8 +442,9 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
             return joint
         if method == "predict":
             return decode_labels(self.classes_, xp.argmax(joint, axis=1))
-        log_proba = joint - _logsumexp_rows(xp, joint)
-        return xp.exp(log_proba) if method == "predict_proba" else log_proba
+        if method == "predict_proba":
+            return softmax_rows(xp, joint, lambda values: xp.exp(_log_proba(xp, values)))
+        return _log_proba(xp, joint)
 
     def _validated_infer(self, method: str, X: Any) -> Any:
         data = validate_data(self, X, method=method, reset=False)
@@ -530,6 +531,11 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
             host labels.
         """
         return self._validated_infer("predict", X)
+
+
+def _log_proba(xp: ModuleType, joint: Any) -> Any:
+    """Normalised log-probabilities from the joint log-likelihood (as scikit-learn)."""
+    return joint - _logsumexp_rows(xp, joint)
 
 
 def _gaussian_constants(xp: ModuleType, var: Any, prior: Any) -> tuple[Any, Any]:

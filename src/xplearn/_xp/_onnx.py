@@ -11,7 +11,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["is_symbolic", "row_max", "symbolic_constant", "symbolic_namespace"]
+__all__ = [
+    "is_symbolic",
+    "row_max",
+    "softmax_rows",
+    "symbolic_constant",
+    "symbolic_namespace",
+    "symbolic_take_labels",
+]
 
 
 def is_symbolic(xp: ModuleType) -> bool:
@@ -58,3 +65,36 @@ def row_max(xp: ModuleType, values: Any, axis: int, keepdims: bool = False) -> A
     axes = operators.constant(value=np.asarray([axis], dtype=np.int64))
     reduced = operators.reduce_max(values.unwrap_spox(), axes, keepdims=1 if keepdims else 0)
     return xp.asarray(reduced)
+
+
+def softmax_rows(xp: ModuleType, scores: Any, native: Any) -> Any:
+    """Row-wise softmax of a 2-D ``scores``: ``native(scores)`` when computing, one ONNX
+    Softmax node on ndonnx.
+
+    ``native`` is the estimator's own stable formula (as scikit-learn computes it);
+    onnxruntime's Softmax subtracts the row maximum too, so the two agree to rounding
+    (a few ulps), and the graph saves the five nodes (ReduceMax, Sub, Exp, ReduceSum,
+    Div) that dominate a one-row call.
+    """
+    if not is_symbolic(xp):
+        return native(scores)
+    import spox.opset.ai.onnx.v21 as operators
+
+    return xp.asarray(operators.softmax(scores.unwrap_spox(), axis=-1))
+
+
+def symbolic_take_labels(xp: ModuleType, classes: Any, codes: Any) -> Any:
+    """``take(classes, codes)`` on ndonnx, without the Gather when the classes are
+    ``0, 1, ..., n - 1`` of the codes' dtype (the codes are then the labels)."""
+    try:
+        values = classes.unwrap_numpy()
+    except (ValueError, TypeError, AttributeError):  # not a constant: no shortcut
+        values = None
+    if (
+        values is not None
+        and values.dtype.kind in "iu"
+        and str(classes.dtype) == str(codes.dtype)
+        and np.array_equal(values, np.arange(values.shape[0]))
+    ):
+        return codes
+    return xp.take(classes, codes)

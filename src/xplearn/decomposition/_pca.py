@@ -457,7 +457,9 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def _infer(self, method: str, xp: ModuleType, X: Any) -> Any:
         dtype = X.dtype
         mean, components = self._fitted_arrays(dtype, "mean_", "components_")
-        X_new = (X - mean) @ components.T
+        # as scikit-learn: project, then subtract the projected mean (no centered copy
+        # of X; in an ONNX graph, one MatMul and a constant)
+        X_new = X @ components.T - mean[None, :] @ components.T
         if self.whiten:
             # near-zero variances (rank-deficient data) are clipped at eps, as scikit-learn
             (variance,) = self._fitted_arrays(dtype, "explained_variance_")

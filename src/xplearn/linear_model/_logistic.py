@@ -32,7 +32,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 
 from xplearn._xp import device_of, move_to, to_numpy
-from xplearn._xp._onnx import row_max
+from xplearn._xp._onnx import row_max, softmax_rows
 from xplearn._xp._ops import materialize, to_scalar
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.utils._labels import decode_labels, encode_labels, is_host_labels
@@ -90,6 +90,10 @@ def _predict_proba(xp: ModuleType, scores: Any) -> Any:
         e, _ = _softplus_parts(xp, scores)
         p = _sigmoid(xp, scores, e)
         return xp.stack([1.0 - p, p], axis=1)
+    return softmax_rows(xp, scores, lambda values: _softmax(xp, values))
+
+
+def _softmax(xp: ModuleType, scores: Any) -> Any:
     shifted = xp.exp(scores - row_max(xp, scores, axis=1, keepdims=True))
     return shifted / xp.sum(shifted, axis=1, keepdims=True)
 

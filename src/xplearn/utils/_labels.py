@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from xplearn._xp import array_namespace, move_to, numpy_namespace, to_numpy
+from xplearn._xp._onnx import is_symbolic, symbolic_take_labels
 from xplearn._xp._ops import is_lazy, materialize
 
 __all__ = [
@@ -149,4 +150,7 @@ def decode_labels(classes: Any, codes: Any) -> Any:
     """Labels for class indices ``codes``: NumPy for host classes, else ``classes``' namespace."""
     if is_host_labels(classes):
         return classes[codes if type(codes) is np.ndarray else to_numpy(codes)]
-    return array_namespace(classes).take(classes, codes)
+    xp = array_namespace(classes)
+    if is_symbolic(xp):
+        return symbolic_take_labels(xp, classes, codes)
+    return xp.take(classes, codes)
