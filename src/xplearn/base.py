@@ -19,7 +19,7 @@ from xplearn._xp import (
     resolve_namespace,
     supports_float64,
 )
-from xplearn.utils.validation import check_is_fitted
+from xplearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = ["BACKENDS", "Capabilities", "XPEstimatorMixin", "convert"]
 
@@ -103,6 +103,11 @@ class XPEstimatorMixin:
         raise NotImplementedError(
             f"{type(self).__name__} has no array-API inference for {method}()."
         )
+
+    def _validated_infer(self, method: str, X: Any) -> Any:
+        """Public ``method`` on X: :func:`validate_data`, then :meth:`_infer`."""
+        data = validate_data(self, X, method=method, reset=False)
+        return self._infer(method, data.xp, data.X)
 
     def _fitted_arrays(self, dtype: Any, *names: str) -> list[Any]:
         """Fitted attributes ``names`` cast to ``dtype`` (no copy when already of it)."""

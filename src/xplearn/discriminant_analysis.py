@@ -571,10 +571,6 @@ for "eigen"
         )
         return xp.log(xp.where(proba == 0, tiny, proba))
 
-    def _validated_infer(self, method: str, X: Any) -> Any:
-        data = validate_data(self, X, method=method, reset=False)
-        return self._infer(method, data.xp, data.X)
-
     def _decision(self, X: Any) -> Any:
         """Scores of shape (n_samples, n_classes), or (n_samples, 1) for 2 classes."""
         coef, intercept = self._fitted_arrays(X.dtype, "coef_", "intercept_")

@@ -446,10 +446,6 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
             return softmax_rows(xp, joint, lambda values: xp.exp(_log_proba(xp, values)))
         return _log_proba(xp, joint)
 
-    def _validated_infer(self, method: str, X: Any) -> Any:
-        data = validate_data(self, X, method=method, reset=False)
-        return self._infer(method, data.xp, data.X)
-
     def _joint_log_likelihood(self, xp: ModuleType, X: Any) -> Any:
         (theta,) = self._fitted_arrays(X.dtype, "theta_")
         if getattr(self, "_inverse_var", None) is not None and X.dtype == self.var_.dtype:

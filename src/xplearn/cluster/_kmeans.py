@@ -448,8 +448,7 @@ class _BaseKMeans(
         labels : array of shape (n_samples,), int32
             Cluster index of each sample (the first closest center on ties).
         """
-        data = validate_data(self, X, method="predict", reset=False)
-        return self._infer("predict", data.xp, data.X)
+        return self._validated_infer("predict", X)
 
     def transform(self, X):
         """Euclidean distance of each sample to every center.
@@ -471,8 +470,7 @@ class _BaseKMeans(
         distances much smaller than the spread of the data carry an absolute error of
         about ``sqrt(eps) * spread``.
         """
-        data = validate_data(self, X, method="transform", reset=False)
-        return self._infer("transform", data.xp, data.X)
+        return self._validated_infer("transform", X)
 
     def _infer(self, method: str, xp, X: Any) -> Any:
         (centers,) = self._fitted_arrays(X.dtype, "cluster_centers_")

@@ -481,8 +481,7 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             ``(X - mean_) @ components_.T``, divided by ``sqrt(explained_variance_)``
             when ``whiten``; same namespace and device as X.
         """
-        data = validate_data(self, X, method="transform", reset=False)
-        return self._infer("transform", data.xp, data.X)
+        return self._validated_infer("transform", X)
 
     def inverse_transform(self, X):
         """Map projected data back to the original feature space.

@@ -200,8 +200,7 @@ class _LinearModel(XPEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEstim
             Predicted values, same namespace and device as X; the dtype of X when it is
             floating (under ``"preserve"``), the fitted dtype otherwise.
         """
-        data = validate_data(self, X, method="predict", reset=False)
-        return self._infer("predict", data.xp, data.X)
+        return self._validated_infer("predict", X)
 
     def score(self, X, y, sample_weight=None):
         """Coefficient of determination R^2 of the prediction.

@@ -600,10 +600,6 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
             return _predict_log_proba(xp, scores)
         return decode_labels(self.classes_, _predict_codes(xp, scores))
 
-    def _validated_infer(self, method: str, X: Any) -> Any:
-        data = validate_data(self, X, method=method, reset=False)
-        return self._infer(method, data.xp, data.X)
-
     def decision_function(self, X):
         """Confidence scores: ``X @ coef_.T + intercept_``.
 
