@@ -68,6 +68,22 @@ def parser(description, libraries, doc, n_probe_args):
     return result
 
 
+def simple_table(header, lines):
+    """An RST simple table of string cells (columns as wide as their longest cell)."""
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    border = "  ".join("=" * w for w in widths)
+    out = [
+        border,
+        "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
+        border,
+    ]
+    out += [
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    ]
+    out.append(border)
+    return "\n".join(out)
+
+
 def rst_tail(*, table, command, note, quick, targets, remark, issue):
     """The end of a benchmark page: machine, command, table, the issue's targets."""
     smoke = "Quick smoke run (small shapes): not representative." if quick else ""

@@ -34,7 +34,7 @@ import numpy as np
 
 # the shared helpers sit next to this script (benchmarks/ is not a package)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import matmul_peak, parser, read_status, rst_tail, threads_note
+from _common import matmul_peak, parser, read_status, rst_tail, simple_table, threads_note
 
 FULL_SHAPES = [(1_000_000, 32, 8), (200_000, 64, 256), (100_000, 128, 1000)]
 # issue #3 targets for xplearn (2 cores): minimal speed-up over scikit-learn per
@@ -187,18 +187,7 @@ def render_table(rows, peaks):
                 memory,
             ]
         )
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    border = "  ".join("=" * w for w in widths)
-    out = [
-        border,
-        "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(),
-        border,
-    ]
-    out += [
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
-    ]
-    out.append(border)
-    return "\n".join(out)
+    return simple_table(header, lines)
 
 
 def targets_summary(rows, shapes):

@@ -46,7 +46,7 @@ import numpy as np
 
 # the shared helpers sit next to this script (benchmarks/ is not a package)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import parser, rst_tail, threads_note
+from _common import parser, rst_tail, simple_table, threads_note
 
 N_FEATURES = 20
 N_CLASSES = 3
@@ -468,18 +468,7 @@ HEADER = [
 
 def render_table(rows):
     lines = [_cells(row) for row in rows]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(HEADER)]
-    border = "  ".join("=" * w for w in widths)
-    out = [
-        border,
-        "  ".join(h.ljust(w) for h, w in zip(HEADER, widths, strict=True)).rstrip(),
-        border,
-    ]
-    out += [
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
-    ]
-    out.append(border)
-    return "\n".join(out)
+    return simple_table(HEADER, lines)
 
 
 def targets_summary(rows):
