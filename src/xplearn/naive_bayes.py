@@ -43,7 +43,7 @@ _FITTED_STATE = (
     "epsilon_",
     "_theta_residual",
     "_log_normalizer",
-    "_inverse_var",
+    "_half_inverse_var",
 )
 
 
@@ -385,7 +385,7 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.theta_, self.var_, self.class_count_, self.class_prior_, self.epsilon_ = fitted[:5]
         self._theta_residual = fitted[5] if len(fitted) > 5 else None
         # what inference in the fitted dtype would recompute on every call
-        self._log_normalizer, self._inverse_var = materialize(
+        self._log_normalizer, self._half_inverse_var = materialize(
             xp, *_gaussian_constants(xp, self.var_, self.class_prior_)
         )
         if first_call:
@@ -448,11 +448,11 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
 
     def _joint_log_likelihood(self, xp: ModuleType, X: Any) -> Any:
         (theta,) = self._fitted_arrays(X.dtype, "theta_")
-        if getattr(self, "_inverse_var", None) is not None and X.dtype == self.var_.dtype:
-            constant, inverse = self._log_normalizer, self._inverse_var  # computed at fit
+        if getattr(self, "_half_inverse_var", None) is not None and X.dtype == self.var_.dtype:
+            constant, half_inverse = self._log_normalizer, self._half_inverse_var  # at fit
         else:
             var, prior = self._fitted_arrays(X.dtype, "var_", "class_prior_")
-            constant, inverse = _gaussian_constants(xp, var, prior)
+            constant, half_inverse = _gaussian_constants(xp, var, prior)
         # the direct (x - theta)**2 form keeps scikit-learn's precision; its (rows,
         # n_classes, n_features) deviations are made chunk by chunk of rows within
         # working_memory (one chunk, hence a handful of ONNX nodes, when rows are symbolic)
@@ -463,9 +463,11 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         for start, stop in row_chunks(X.shape[0], rows):
             chunk = X if start is None else X[start:stop, :]
             deviation = chunk[:, None, :] - theta[None, :, :]
-            blocks.append(xp.sum(deviation * deviation * inverse[None, :, :], axis=2))
-        distances = blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
-        return constant - 0.5 * distances
+            blocks.append(xp.sum(deviation * deviation * half_inverse[None, :, :], axis=2))
+        # half the squared Mahalanobis distances: the 1/2 is folded into the weights (a
+        # power of two, so the same values as halving the sum)
+        half_distances = blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
+        return constant - half_distances
 
     def predict_joint_log_proba(self, X):
         """Joint log-probability ``log P(x, c)`` of each sample and class.
@@ -535,10 +537,10 @@ def _log_proba(xp: ModuleType, joint: Any) -> Any:
 
 
 def _gaussian_constants(xp: ModuleType, var: Any, prior: Any) -> tuple[Any, Any]:
-    """(log prior - sum(log(2 pi var)) / 2 per class, 1 / var): the per-class terms of the
-    joint log-likelihood that do not depend on the sample."""
+    """(log prior - sum(log(2 pi var)) / 2 per class, 1 / (2 var)): the per-class terms of
+    the joint log-likelihood that do not depend on the sample."""
     constant = _safe_log(xp, prior) - 0.5 * xp.sum(xp.log((2.0 * math.pi) * var), axis=1)
-    return constant, 1.0 / var
+    return constant, 0.5 / var
 
 
 def _combine(xp, seen, theta, var, counts, batch_mean, batch_var):

@@ -169,12 +169,14 @@ def test_xp_oracle_far_offset_data(backend, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean"])
 @pytest.mark.parametrize("n_queries", [1, 4, 5])
-def test_packed_training_index_gives_the_same_neighbours(n_queries, metric, dtype):
-    """Few queries scan the rows packed at fit; more queries take the tiled kernel:
-    both return the exact k nearest (same as without an index), far offsets included."""
+@pytest.mark.parametrize("n_train", [20, 3000])
+def test_packed_training_index_gives_the_same_neighbours(n_train, n_queries, metric, dtype):
+    """Few queries scan the rows packed at fit (in blocks of PACK_BLOCK rows: 3000 ends
+    with a partial block, 20 is less than one); more queries take the tiled kernel: both
+    return the exact k nearest (same as without an index), far offsets included."""
     from xplearn._kernels._numba import training_index
 
-    X, Y = _data(n_queries, 3000, 19, dtype, seed=5)
+    X, Y = _data(n_queries, n_train, 19, dtype, seed=5)
     X, Y = X + 1e4, Y + 1e4  # a large common offset: the ranking must be centered
     index = training_index(Y)
     assert index[2] is not None  # small enough to pack

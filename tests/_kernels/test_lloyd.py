@@ -119,10 +119,16 @@ def test_labels_only_pass_leaves_outputs_empty():
         assert getattr(result, name) is None
 
 
+@pytest.mark.parametrize("n_samples", [5000, 40_000])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_results_do_not_depend_on_thread_count(dtype):
-    """Partial sums live in slots fixed by the shape, merged in order: bit-identical."""
-    X, centers, shift, weights = _problem(5000, 16, 12, dtype, weighted=True)
+def test_results_do_not_depend_on_thread_count(dtype, n_samples):
+    """Partial sums live in slots fixed by the shape, merged in order: bit-identical.
+
+    5000 rows: a pass small enough to run on the calling thread whatever the setting;
+    40_000: one thread runs the serial compilation of the slot loop, two the parallel
+    one, and both give the same bits.
+    """
+    X, centers, shift, weights = _problem(n_samples, 16, 12, dtype, weighted=True)
     outputs = []
     for n_threads in (1, 2):
         with xplearn.config_context(n_threads=n_threads):

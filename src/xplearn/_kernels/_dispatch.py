@@ -253,7 +253,6 @@ def lloyd_pass(
     -------
     LloydResult
     """
-    xp = array_namespace(X)
     if accumulate_dtype is None:
         accumulate_dtype = X.dtype
     if kernel_backend(X, method) == "numba":
@@ -264,7 +263,6 @@ def lloyd_pass(
         work = X.shape[0] * max(centers.shape[0], 4) * X.shape[1]
         with nullcontext() if work < _PARALLEL_MIN_WORK else kernel_session():
             return _lloyd_numba(
-                xp,
                 X,
                 centers,
                 sample_weight,
@@ -295,7 +293,6 @@ def lloyd_pass(
 
 
 def _lloyd_numba(
-    xp,
     X,
     centers,
     sample_weight,
@@ -311,7 +308,8 @@ def _lloyd_numba(
     X = np.ascontiguousarray(X)
     had_labels = labels is not None
     if not had_labels:
-        labels = np.full(n_samples, -1, dtype=np.int32)
+        labels = np.empty(n_samples, dtype=np.int32)
+        labels.fill(-1)
     else:
         labels = np.ascontiguousarray(labels, dtype=np.int32)
     new_labels, sums, weights, counts, n_changed, inertia = lloyd_pass_numpy(
@@ -324,8 +322,8 @@ def _lloyd_numba(
         compute_inertia=compute_inertia,
     )
     if sums is not None:
-        sums = xp.astype(sums, accumulate_dtype, copy=False)
-        weights = xp.astype(weights, accumulate_dtype, copy=False)
+        sums = sums.astype(accumulate_dtype, copy=False)
+        weights = weights.astype(accumulate_dtype, copy=False)
     return LloydResult(
         labels=new_labels,
         sums=sums,
@@ -404,7 +402,6 @@ def argkmin(
     indices : array of shape (n_queries, k), int64
         Training indices; among equal distances the smaller index comes first.
     """
-    xp = array_namespace(X)
     if kernel_backend(X, method) == "numba":
         from xplearn._kernels._numba import _PARALLEL_MIN_WORK, argkmin_numpy
 
@@ -416,6 +413,7 @@ def argkmin(
         return _xp_impl.drop_self(*result) if exclude_self else result
     from xplearn._xp._ops import is_lazy
 
+    xp = array_namespace(X)
     if is_lazy(xp):
         _, X_host, Y_host = _host_fallback(X, Y)
         result = _xp_impl.argkmin(X_host, Y_host, int(k), metric)

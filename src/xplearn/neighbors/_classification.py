@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from sklearn.base import ClassifierMixin
 
-from xplearn._xp import array_namespace, device_of
+from xplearn._xp import device_of
 from xplearn.base import Capabilities
 from xplearn.neighbors._base import _check_weights, _NeighborsBase, neighbor_weights
 from xplearn.utils._labels import decode_labels, encode_labels
@@ -128,12 +128,8 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
         proba : array of shape (n_queries, n_classes)
             Columns in the order of ``classes_``; rows sum to 1.
         """
-        return self._proba(X, "predict_proba")
-
-    def _proba(self, X, method):
-        _check_weights(self.weights, f"{method_name(self, method)}: ")
-        distances, indices = self._kneighbors(X, None, method)
-        return self._vote(array_namespace(distances), distances, indices, method)
+        _check_weights(self.weights, f"{method_name(self, 'predict_proba')}: ")
+        return self._validated_infer("predict_proba", X)
 
     def _vote(self, xp, distances, indices, method):
         """Each class's weighted share among the neighbours (n_queries, n_classes)."""
@@ -175,6 +171,5 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
         y_pred : array of shape (n_queries,)
             Labels, in the form the training labels came in.
         """
-        proba = self._proba(X, "predict")
-        xp = array_namespace(proba)
-        return decode_labels(self.classes_, xp.argmax(proba, axis=1))
+        _check_weights(self.weights, f"{method_name(self, 'predict')}: ")
+        return self._validated_infer("predict", X)

@@ -7,7 +7,6 @@ from typing import ClassVar
 
 from sklearn.base import RegressorMixin
 
-from xplearn._xp import array_namespace
 from xplearn.base import Capabilities
 from xplearn.neighbors._base import _check_weights, _NeighborsBase, neighbor_weights
 from xplearn.utils.validation import method_name
@@ -118,8 +117,7 @@ class KNeighborsRegressor(RegressorMixin, _NeighborsBase):
             Same namespace, device and float dtype as the distances.
         """
         _check_weights(self.weights, f"{method_name(self, 'predict')}: ")
-        distances, indices = self._kneighbors(X, None, "predict")
-        return self._average(array_namespace(distances), distances, indices)
+        return self._validated_infer("predict", X)
 
     def _infer(self, method: str, xp, X):
         if method == "kneighbors":

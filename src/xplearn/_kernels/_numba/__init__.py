@@ -74,6 +74,20 @@ def tile_plan(n_samples: int, n_features: int, n_clusters: int, itemsize: int) -
     }
 
 
+@functools.lru_cache(maxsize=64)
+def _placeholders(dtype: np.dtype, n_features: int) -> tuple[np.ndarray, ...]:
+    """Arrays the Lloyd kernel reads but never writes, kept between calls (a one-row
+    predict would otherwise allocate more than it computes): a zero shift, the empty
+    weights that mean unit weights, and the unused outputs of a pass that only assigns."""
+    return (
+        np.zeros(n_features, dtype=dtype),
+        np.empty(0, dtype=dtype),
+        np.empty((1, n_features), dtype=np.float64),
+        np.empty(1, dtype=np.float64),
+        np.empty(1, dtype=np.int64),
+    )
+
+
 def lloyd_pass_numpy(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
@@ -100,10 +114,11 @@ def lloyd_pass_numpy(
     n, d = X.shape
     k = centers.shape[0]
     centers = np.ascontiguousarray(centers, dtype=dtype)
+    zero_shift, unit_weights, unused_sums, unused_weights, unused_counts = _placeholders(dtype, d)
     shifted = shift is not None
-    shift = np.ascontiguousarray(shift if shifted else np.zeros(d), dtype=dtype)
+    shift = np.ascontiguousarray(shift, dtype=dtype) if shifted else zero_shift
     if sample_weight is None:
-        sample_weight = np.empty(0, dtype=dtype)
+        sample_weight = unit_weights
     else:
         sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
     if update_centers:
@@ -111,38 +126,32 @@ def lloyd_pass_numpy(
         weights = np.empty(k, dtype=np.float64)
         counts = np.empty(k, dtype=np.int64)
     else:
-        sums = np.empty((1, d), dtype=np.float64)
-        weights = np.empty(1, dtype=np.float64)
-        counts = np.empty(1, dtype=np.int64)
+        sums, weights, counts = unused_sums, unused_weights, unused_counts
     plan = tile_plan(n, d, k, dtype.itemsize)
-    n_threads = numba.get_num_threads()
-    serial = n_threads > 1 and (plan["n_slots"] == 1 or n * max(k, 4) * d < _PARALLEL_MIN_WORK)
-    if serial:  # same result (slots do not depend on threads), no pool wake-up
-        numba.set_num_threads(1)
-    try:
-        n_changed, inertia = lloyd_pass(
-            X,
-            sample_weight,
-            centers,
-            shift,
-            labels,
-            sums,
-            weights,
-            counts,
-            bool(update_centers),
-            bool(compute_inertia),
-            plan["small"],
-            plan["block"],
-            plan["chunk_rows"],
-            plan["cluster_block"],
-            plan["n_slots"],
-            plan["direct"],
-            shifted,
-            numba.get_num_threads(),
-        )
-    finally:
-        if serial:
-            numba.set_num_threads(n_threads)
+    if plan["n_slots"] == 1 or n * max(k, 4) * d < _PARALLEL_MIN_WORK:
+        n_threads = 1  # same result (slots do not depend on threads), no pool wake-up
+    else:
+        n_threads = numba.get_num_threads()
+    n_changed, inertia = lloyd_pass(
+        X,
+        sample_weight,
+        centers,
+        shift,
+        labels,
+        sums,
+        weights,
+        counts,
+        bool(update_centers),
+        bool(compute_inertia),
+        plan["small"],
+        plan["block"],
+        plan["chunk_rows"],
+        plan["cluster_block"],
+        plan["n_slots"],
+        plan["direct"],
+        shifted,
+        n_threads,
+    )
     if not update_centers:
         sums = weights = counts = None
     return labels, sums, weights, counts, int(n_changed), float(inertia)
@@ -158,7 +167,12 @@ _DOT_TILE_BYTES = 512 * 1024
 _MAX_Q_TILE = 512
 # Work items wanted before the training rows are also split into parts (few queries).
 _MIN_WORK_ITEMS = 8
-_METRIC_CODES = {"sqeuclidean": 0, "euclidean": 1, "manhattan": 2, "cosine": 3}
+_METRIC_CODES = {
+    "sqeuclidean": _nb.SQEUCLIDEAN,
+    "euclidean": _nb.EUCLIDEAN,
+    "manhattan": _nb.MANHATTAN,
+    "cosine": _nb.COSINE,
+}
 
 
 def neighbor_tiles(n_queries: int, n_train: int, n_features: int, itemsize: int) -> dict:
@@ -235,7 +249,7 @@ def training_index(Y: np.ndarray) -> tuple:
     shift, scale = center_and_scale(Y)
     if Y.size == 0 or Y.shape[0] * Y.shape[1] * 4 > _PACK_MAX_BYTES:
         return shift, scale, None, None
-    packed = np.empty(Y.shape, dtype=np.float32)
+    packed = np.empty((Y.shape[1], Y.shape[0]), dtype=np.float32)
     y_term = np.empty(Y.shape[0], dtype=np.float32)
     _nb.pack_rows(Y, shift, scale, packed, y_term)
     return shift, scale, packed, y_term
@@ -280,6 +294,13 @@ def argkmin_numpy(
     n_queries, n_features = X.shape
     n_train = Y.shape[0]
     code = _METRIC_CODES[metric]
+    if (
+        index is not None
+        and index[2] is not None
+        and n_queries <= _PACKED_MAX_QUERIES
+        and code in (_nb.SQEUCLIDEAN, _nb.EUCLIDEAN)
+    ):
+        return _argkmin_few(X, Y, k, code, index)
     # the ranking runs in float32 whatever the data's dtype
     plan = neighbor_tiles(n_queries, n_train, n_features, 4)
     x_norms = y_norms = np.empty(0, dtype=np.float64)
@@ -305,16 +326,8 @@ def argkmin_numpy(
                 _nb.row_norms(Y, False, y_norms)
                 _nb.argkmin_dot(X, Y, shift, scale, unit, *args, part_vals, part_idx)
             else:
-                shift, scale, packed, y_term = (
-                    (*center_and_scale(Y), None, None) if index is None else index
-                )
-                if packed is not None and n_queries <= _PACKED_MAX_QUERIES:
-                    _nb.argkmin_packed(
-                        X, packed, y_term, shift, scale, n_select, part_vals[0], part_idx[0]
-                    )
-                    part_vals, part_idx = part_vals[:1], part_idx[:1]
-                else:
-                    _nb.argkmin_dot(X, Y, shift, scale, unit, *args, part_vals, part_idx)
+                shift, scale = center_and_scale(Y) if index is None else index[:2]
+                _nb.argkmin_dot(X, Y, shift, scale, unit, *args, part_vals, part_idx)
         if part_idx.shape[0] == 1:
             candidates = part_idx[0]
         else:
@@ -329,6 +342,16 @@ def argkmin_numpy(
     distances = distances.reshape(n_queries, n_select)[:, :k]
     indices = indices.reshape(n_queries, n_select)[:, :k]
     return np.ascontiguousarray(distances), np.ascontiguousarray(indices)
+
+
+def _argkmin_few(X, Y, k, code, index):
+    """:func:`argkmin_numpy` for a few (euclidean) queries against the training rows
+    packed at fit: :func:`._neighbors.argkmin_few`, one compiled call on the calling
+    thread (a one-row query costs tens of microseconds; waking the pool, or the general
+    path's Python bookkeeping, would cost as much)."""
+    shift, scale, packed, y_term = index
+    n_select = min(Y.shape[0], k + max(k, 8))
+    return _nb.argkmin_few(X, Y, packed, y_term, shift, scale, k, n_select, code)
 
 
 def radius_numpy(

@@ -695,73 +695,89 @@ def _process_slot(
     return changed, inertia
 
 
+@njit(cache=True, nogil=True)
+def _run_slot(slot, tid, arguments):  # pragma: no cover - compiled
+    """Slot ``slot`` of a pass with thread ``tid``'s scratch; ``arguments`` is the tuple
+    :func:`lloyd_pass` builds (the data, the per-slot outputs, per-thread scratch with
+    one row per thread, and the plan's flags)."""
+    (
+        X,
+        sample_weight,
+        centers,
+        shift,
+        labels,
+        packed,
+        norms,
+        slot_sums,
+        slot_weights,
+        slot_counts,
+        slot_changed,
+        slot_inertia,
+        xbufs,
+        labs,
+        bests,
+        bvbufs,
+        bibufs,
+        chunk_sums,
+        chunk_counts,
+        update_centers,
+        compute_inertia,
+        small,
+        chunk_rows,
+        cluster_block,
+        direct,
+        shifted,
+    ) = arguments
+    changed, inertia = _process_slot(
+        slot,
+        slot_sums.shape[0],
+        X,
+        sample_weight,
+        centers,
+        shift,
+        labels,
+        packed,
+        norms,
+        slot_sums[slot],
+        slot_weights[slot],
+        slot_counts[slot],
+        xbufs[tid],
+        labs[tid],
+        bests[tid],
+        bvbufs[tid],
+        bibufs[tid],
+        chunk_sums[tid],
+        chunk_counts[tid],
+        update_centers,
+        compute_inertia,
+        small,
+        chunk_rows,
+        cluster_block,
+        direct,
+        shifted,
+    )
+    slot_changed[slot] = changed
+    slot_inertia[slot] = inertia
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def _run_slots(
-    X,
-    sample_weight,
-    centers,
-    shift,
-    labels,
-    packed,
-    norms,
-    slot_sums,
-    slot_weights,
-    slot_counts,
-    slot_changed,
-    slot_inertia,
-    xbufs,
-    labs,
-    bests,
-    bvbufs,
-    bibufs,
-    chunk_sums,
-    chunk_counts,
-    update_centers,
-    compute_inertia,
-    small,
-    chunk_rows,
-    cluster_block,
-    direct,
-    shifted,
-):  # pragma: no cover - compiled
+def _run_slots(n_slots, arguments):  # pragma: no cover - compiled
     """The parallel region: one slot per iteration, per-thread scratch by thread id.
 
     Kept minimal (numba's parallel compilation is slow on large bodies).
     """
-    n_slots = slot_sums.shape[0]
     for slot in prange(n_slots):
-        tid = numba.get_thread_id()
         # np.int64: parfor lowering retypes the index as uint64; one signature, one compile
-        changed, inertia = _process_slot(
-            np.int64(slot),
-            n_slots,
-            X,
-            sample_weight,
-            centers,
-            shift,
-            labels,
-            packed,
-            norms,
-            slot_sums[slot],
-            slot_weights[slot],
-            slot_counts[slot],
-            xbufs[tid],
-            labs[tid],
-            bests[tid],
-            bvbufs[tid],
-            bibufs[tid],
-            chunk_sums[tid],
-            chunk_counts[tid],
-            update_centers,
-            compute_inertia,
-            small,
-            chunk_rows,
-            cluster_block,
-            direct,
-            shifted,
-        )
-        slot_changed[slot] = changed
-        slot_inertia[slot] = inertia
+        _run_slot(np.int64(slot), numba.get_thread_id(), arguments)
+
+
+@njit(cache=True, nogil=True)
+def _run_slots_serial(n_slots, arguments):  # pragma: no cover - compiled
+    """The same slots on the calling thread, in order, with the first thread's scratch:
+    identical results (slots do not depend on threads) without the thread pool's launch
+    and bookkeeping, for passes too small to wake it."""
+    for slot in range(n_slots):
+        _run_slot(np.int64(slot), 0, arguments)
 
 
 @njit(cache=True, nogil=True)
@@ -829,7 +845,8 @@ def lloyd_pass(
     shifted : bool: subtract ``shift`` (chunks are copied, centered, into a per-thread
         buffer); when False the tiles read X in place (shift must then be zeros).
     n_threads : int: ``numba.get_num_threads()``, sizes the per-thread scratch (passed in:
-        calling it here would make the function uncachable).
+        calling it here would make the function uncachable); 1 runs the pass on the
+        calling thread without entering the parallel region.
 
     Returns
     -------
@@ -851,7 +868,7 @@ def lloyd_pass(
     slot_inertia = np.zeros(n_slots, np.float64)
     state = chunk_rows * block if kpad > cluster_block else 0
     k_chunk = 1 if direct else k_acc
-    _run_slots(
+    arguments = (
         X,
         sample_weight,
         centers,
@@ -879,6 +896,10 @@ def lloyd_pass(
         direct,
         shifted,
     )
+    if n_threads == 1:
+        _run_slots_serial(n_slots, arguments)
+    else:
+        _run_slots(n_slots, arguments)
     if update_centers:
         # on the calling thread: a few million additions at most (a second parallel
         # region costs more to compile and to wake than it saves)

@@ -83,41 +83,62 @@ def _load_rows(src, r0, r1, shift, scale, unit, dst, norms):  # pragma: no cover
         norms[r] = acc
 
 
+#: training rows whose ranking values one step of the one-query scan computes together
+#: (a float32 buffer that stays in L1)
+PACK_BLOCK = 512
+
+
 @njit(cache=True, nogil=True)
 def pack_rows(Y, shift, scale, packed, y_term):  # pragma: no cover - compiled
-    """The ranking form of the training rows, once: ``packed`` (OUT, float32) gets
-    ``(y - shift) * scale`` and ``y_term`` (OUT, float32) its squared norms, exactly as
-    :func:`argkmin_dot` loads them tile by tile."""
-    norms = np.empty(Y.shape[0], dtype=np.float64)
-    _load_rows(Y, 0, Y.shape[0], shift, scale, False, packed, norms)
-    for j in range(Y.shape[0]):
-        y_term[j] = np.float32(norms[j])
+    """The ranking form of the training rows, once, feature-major for the one-query scan.
+
+    ``packed`` (OUT, float32, shape (d, n)) gets ``(y - shift) * scale`` transposed,
+    exactly the values :func:`argkmin_dot` loads tile by tile; ``y_term`` (OUT, float32,
+    shape (n,)) their squared norms.
+    """
+    n, d = Y.shape
+    row = np.empty((1, d), dtype=np.float32)
+    norm = np.empty(1, dtype=np.float64)
+    for j in range(n):
+        _load_rows(Y, j, j + 1, shift, scale, False, row, norm)
+        for f in range(d):
+            packed[f, j] = row[0, f]
+        y_term[j] = np.float32(norm[0])
 
 
 @njit(cache=True, nogil=True, fastmath=True)
 def argkmin_packed(X, packed, y_term, shift, scale, k, out_vals, out_idx):  # pragma: no cover
-    """:func:`argkmin_dot`'s selection for a few queries, on the serial path, against
+    """:func:`argkmin_dot`'s selection for a few queries, on the calling thread, against
     training rows packed at fit (:func:`pack_rows`): one pass over ``packed`` per query,
-    no tile conversion, no matrix-product call. ``out_vals`` / ``out_idx`` (OUT) have
-    shape (n_queries, k)."""
+    no tile conversion, no matrix-product call. The ranking values of ``PACK_BLOCK`` rows
+    are accumulated feature by feature along contiguous rows of ``packed`` (a loop that
+    runs at full vector width), then compared with the running threshold.
+    ``out_vals`` / ``out_idx`` (OUT) have shape (n_queries, k)."""
     nq = X.shape[0]
-    nt = packed.shape[0]
-    d = X.shape[1]
+    d, nt = packed.shape
     xs = np.empty((1, d), dtype=np.float32)
     x_norm = np.empty(1, dtype=np.float64)
+    buffer = np.empty(PACK_BLOCK, dtype=np.float32)
     _init_lists(out_vals, out_idx, 0, nq, k)
     for i in range(nq):
         _load_rows(X, i, i + 1, shift, scale, False, xs, x_norm)
         threshold = out_vals[i, k - 1]
-        for c0 in range(0, nt, _SCAN):
-            c1 = min(nt, c0 + _SCAN)
-            for j in range(c0, c1):
-                dot = np.float32(0.0)
-                for f in range(d):
-                    dot += xs[0, f] * packed[j, f]
-                v = y_term[j] - np.float32(2.0) * dot
+        for c0 in range(0, nt, PACK_BLOCK):
+            m = min(PACK_BLOCK, nt - c0)
+            # views, not offset indexing: the loops below then vectorise
+            dots = buffer[:m]
+            for j in range(m):
+                dots[j] = 0.0
+            for f in range(d):
+                x_f = xs[0, f]
+                column = packed[f, c0 : c0 + m]
+                for j in range(m):
+                    dots[j] += x_f * column[j]
+            norms = y_term[c0 : c0 + m]
+            for j in range(m):
+                v = norms[j] - np.float32(2.0) * dots[j]
                 if v < threshold:
-                    _insert(out_vals, out_idx, i, k, v, j)
+                    _insert(out_vals, out_idx, i, k, v, c0 + j)
                     threshold = out_vals[i, k - 1]
 
 
@@ -334,6 +355,31 @@ def radius_manhattan(X, Y, bound, q_tile, counts, indptr, indices, fill):  # pra
                 counts[row] = pos
 
 
+@njit(cache=True, nogil=True)
+def _exact_row(X, Y, row, indptr, indices, metric, x_norms, y_norms, out):  # pragma: no cover
+    """:func:`exact_distances` of query ``row``."""
+    d = X.shape[1]
+    for p in range(indptr[row], indptr[row + 1]):
+        j = indices[p]
+        acc = 0.0
+        if metric == MANHATTAN:
+            for f in range(d):
+                acc += abs(np.float64(X[row, f]) - np.float64(Y[j, f]))
+        elif metric == COSINE:
+            for f in range(d):
+                acc += np.float64(X[row, f]) * np.float64(Y[j, f])
+            denominator = x_norms[row] * y_norms[j]
+            acc = 1.0 - acc / denominator if denominator > 0.0 else 1.0
+            acc = min(max(acc, 0.0), 2.0)
+        else:
+            for f in range(d):
+                diff = np.float64(X[row, f]) - np.float64(Y[j, f])
+                acc += diff * diff
+            if metric == EUCLIDEAN:
+                acc = np.sqrt(acc)
+        out[p] = acc
+
+
 @njit(parallel=True, cache=True)
 def exact_distances(X, Y, indptr, indices, metric, x_norms, y_norms, out):  # pragma: no cover
     """Distance of every (query row, ``indices[p]``) pair of a CSR structure.
@@ -342,28 +388,26 @@ def exact_distances(X, Y, indptr, indices, metric, x_norms, y_norms, out):  # pr
     ``x_norms`` / ``y_norms`` are the rows' float64 norms (a zero row is at distance 1).
     indptr : (n_queries + 1,) IN; indices : (nnz,) IN; out : (nnz,) OUT
     """
-    nq = X.shape[0]
-    d = X.shape[1]
-    for row in prange(nq):
-        for p in range(indptr[row], indptr[row + 1]):
-            j = indices[p]
-            acc = 0.0
-            if metric == MANHATTAN:
-                for f in range(d):
-                    acc += abs(np.float64(X[row, f]) - np.float64(Y[j, f]))
-            elif metric == COSINE:
-                for f in range(d):
-                    acc += np.float64(X[row, f]) * np.float64(Y[j, f])
-                denominator = x_norms[row] * y_norms[j]
-                acc = 1.0 - acc / denominator if denominator > 0.0 else 1.0
-                acc = min(max(acc, 0.0), 2.0)
-            else:
-                for f in range(d):
-                    diff = np.float64(X[row, f]) - np.float64(Y[j, f])
-                    acc += diff * diff
-                if metric == EUCLIDEAN:
-                    acc = np.sqrt(acc)
-            out[p] = acc
+    for row in prange(X.shape[0]):
+        _exact_row(X, Y, row, indptr, indices, metric, x_norms, y_norms, out)
+
+
+@njit(cache=True, nogil=True)
+def _sort_row(indptr, distances, indices, row):  # pragma: no cover - compiled
+    """:func:`sort_rows` of row ``row``."""
+    start = indptr[row]
+    stop = indptr[row + 1]
+    if stop - start < 2:
+        return
+    row_idx = indices[start:stop].copy()
+    row_dist = distances[start:stop].copy()
+    by_index = np.argsort(row_idx, kind="mergesort")
+    row_idx = row_idx[by_index]
+    row_dist = row_dist[by_index]
+    by_distance = np.argsort(row_dist, kind="mergesort")
+    for r in range(stop - start):
+        indices[start + r] = row_idx[by_distance[r]]
+        distances[start + r] = row_dist[by_distance[r]]
 
 
 @njit(parallel=True, cache=True)
@@ -372,21 +416,31 @@ def sort_rows(indptr, distances, indices):  # pragma: no cover - compiled
 
     indptr IN; distances, indices INOUT
     """
-    nq = indptr.shape[0] - 1
-    for row in prange(nq):
-        start = indptr[row]
-        stop = indptr[row + 1]
-        if stop - start < 2:
-            continue
-        row_idx = indices[start:stop].copy()
-        row_dist = distances[start:stop].copy()
-        by_index = np.argsort(row_idx, kind="mergesort")
-        row_idx = row_idx[by_index]
-        row_dist = row_dist[by_index]
-        by_distance = np.argsort(row_dist, kind="mergesort")
-        for r in range(stop - start):
-            indices[start + r] = row_idx[by_distance[r]]
-            distances[start + r] = row_dist[by_distance[r]]
+    for row in prange(indptr.shape[0] - 1):
+        _sort_row(indptr, distances, indices, row)
+
+
+@njit(cache=True, nogil=True)
+def argkmin_few(X, Y, packed, y_term, shift, scale, k, n_select, metric):  # pragma: no cover
+    """The whole search of a few euclidean queries on the calling thread, in one call:
+    :func:`argkmin_packed` selects ``n_select`` candidates, whose exact distances
+    (as :func:`exact_distances`) and (distance, index) order (as :func:`sort_rows`) give the
+    ``k`` neighbours. Returns (distances (nq, k) of X's dtype, indices (nq, k) int64)."""
+    nq = X.shape[0]
+    values = np.empty((nq, n_select), dtype=np.float32)
+    candidates = np.empty((nq, n_select), dtype=np.int64)
+    argkmin_packed(X, packed, y_term, shift, scale, n_select, values, candidates)
+    indices = candidates.reshape(-1)
+    indptr = np.arange(0, nq * n_select + 1, n_select)
+    distances = np.empty(nq * n_select, dtype=X.dtype)
+    no_norms = np.empty(0, dtype=np.float64)
+    for row in range(nq):  # on this thread: exact_distances and sort_rows, row by row
+        _exact_row(X, Y, row, indptr, indices, metric, no_norms, no_norms, distances)
+        _sort_row(indptr, distances, indices, row)
+    return (
+        np.ascontiguousarray(distances.reshape(nq, n_select)[:, :k]),
+        np.ascontiguousarray(indices.reshape(nq, n_select)[:, :k]),
+    )
 
 
 @njit(parallel=True, cache=True)
