@@ -1,0 +1,204 @@
+"""The graph rewrites of xplearn.onnx._graph: what they change, and that they change nothing
+they should not (onnxruntime's outputs against the unrewritten graph, or native)."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+from xplearn.linear_model import LogisticRegression
+from xplearn.pipeline import make_pipeline
+from xplearn.preprocessing import StandardScaler
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("ndonnx")
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from xplearn.onnx import to_onnx  # noqa: E402
+from xplearn.onnx._graph import (  # noqa: E402
+    eliminate_common_subexpressions,
+    fold_constant_transposes,
+    fuse_linear_classifier,
+    fuse_scaler,
+    prune,
+    remove_identities,
+)
+
+
+def _run(model, X):
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"X": X})
+
+
+def _ops(model):
+    return [(node.domain or "ai.onnx", node.op_type) for node in model.graph.node]
+
+
+def _classification(dtype, n_classes=3, offset=0.0):
+    X, y = make_classification(
+        n_samples=400, n_features=8, n_informative=5, n_classes=n_classes, random_state=0
+    )
+    unseen = np.random.default_rng(3).normal(scale=1.5, size=(500, 8))
+    return (X + offset).astype(dtype), y, (unseen + offset).astype(dtype)
+
+
+def _model(nodes, initializers, outputs, elem_type=TensorProto.FLOAT):
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("X", elem_type, ["N", 3])],
+        [helper.make_tensor_value_info(name, elem_type, None) for name in outputs],
+        [numpy_helper.from_array(value, name) for name, value in initializers.items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+
+
+def test_logistic_regression_float32_is_one_linear_classifier():
+    X, y, unseen = _classification(np.float32)
+    model = LogisticRegression().fit(X, y)
+    proto = to_onnx(model, X, methods=("predict", "predict_proba"))
+    assert _ops(proto) == [("ai.onnx.ml", "LinearClassifier")]
+    onnx.checker.check_model(proto, full_check=True)
+    labels, proba = _run(proto, unseen)
+    np.testing.assert_array_equal(labels, model.predict(unseen))
+    np.testing.assert_allclose(proba, model.predict_proba(unseen), rtol=1e-5, atol=1e-7)
+
+
+def test_predict_alone_keeps_no_softmax():
+    X, y, _ = _classification(np.float32)
+    proto = to_onnx(LogisticRegression().fit(X, y), X, methods=("predict",))
+    (node,) = proto.graph.node
+    post = [a for a in node.attribute if a.name == "post_transform"]
+    assert node.op_type == "LinearClassifier"
+    assert post[0].s == b"NONE"
+
+
+def test_decision_function_and_predict_share_one_classifier():
+    X, y, unseen = _classification(np.float32)
+    model = LogisticRegression().fit(X, y)
+    proto = to_onnx(model, X, methods=("predict", "decision_function"))
+    assert _ops(proto) == [("ai.onnx.ml", "LinearClassifier")]
+    labels, scores = _run(proto, unseen)
+    np.testing.assert_array_equal(labels, model.predict(unseen))
+    expected = model.decision_function(unseen)
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+def test_float64_graphs_keep_standard_operators():
+    """ai.onnx.ml's Scaler and LinearClassifier compute in float32: not for float64."""
+    X, y, unseen = _classification(np.float64)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    proto = to_onnx(model, X, methods=("predict", "predict_proba"))
+    assert all(domain == "ai.onnx" for domain, _ in _ops(proto))
+    labels, proba = _run(proto, unseen)
+    np.testing.assert_array_equal(labels, model.predict(unseen))
+    np.testing.assert_allclose(proba, model.predict_proba(unseen), rtol=1e-10, atol=1e-14)
+
+
+def test_scaled_pipeline_far_from_the_origin():
+    """The Scaler subtracts the offset before scaling, as the native code: data centred
+    far from zero keep their precision (folding the offset into the weights would not)."""
+    X, y, unseen = _classification(np.float32, offset=1e4)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    proto = to_onnx(model, X, methods=("predict", "predict_proba"))
+    assert _ops(proto) == [("ai.onnx.ml", "Scaler"), ("ai.onnx.ml", "LinearClassifier")]
+    labels, proba = _run(proto, unseen)
+    np.testing.assert_array_equal(labels, model.predict(unseen))
+    np.testing.assert_allclose(proba, model.predict_proba(unseen), rtol=1e-4, atol=1e-6)
+
+
+def test_scaler_transform_alone():
+    X, _, unseen = _classification(np.float32)
+    scaler = StandardScaler().fit(X)
+    proto = to_onnx(scaler, X)
+    assert _ops(proto) == [("ai.onnx.ml", "Scaler")]
+    (got,) = _run(proto, unseen)
+    np.testing.assert_allclose(got, scaler.transform(unseen), rtol=1e-5, atol=1e-6)
+
+
+def test_common_subexpressions_are_computed_once():
+    weights = np.arange(6, dtype=np.float32).reshape(3, 2)
+    nodes = [
+        helper.make_node("MatMul", ["X", "W"], ["a"]),
+        helper.make_node("MatMul", ["X", "W"], ["b"]),
+        helper.make_node("Relu", ["a"], ["c"]),
+        helper.make_node("Relu", ["b"], ["d"]),
+        helper.make_node("Add", ["c", "d"], ["sum"]),
+        helper.make_node("Relu", ["a"], ["out"]),  # a repeat that is a graph output
+    ]
+    model = _model(nodes, {"W": weights}, ["sum", "out"])
+    X = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    expected = _run(model, X)
+    eliminate_common_subexpressions(model.graph)
+    prune(model.graph)
+    assert [node.op_type for node in model.graph.node] == ["MatMul", "Relu", "Add", "Identity"]
+    for got, want in zip(_run(model, X), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_identities_are_bypassed_and_outputs_written_directly():
+    nodes = [
+        helper.make_node("Identity", ["X"], ["i1"]),
+        helper.make_node("Relu", ["i1"], ["r"]),
+        helper.make_node("Identity", ["r"], ["i2"]),
+        helper.make_node("Neg", ["i2"], ["n"]),
+        helper.make_node("Identity", ["n"], ["out"]),
+        helper.make_node("Identity", ["X"], ["copy"]),  # the graph input: stays an Identity
+    ]
+    model = _model(nodes, {}, ["out", "copy"])
+    X = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    expected = _run(model, X)
+    remove_identities(model.graph)
+    assert [node.op_type for node in model.graph.node] == ["Relu", "Neg", "Identity"]
+    assert model.graph.node[1].output[0] == "out"
+    for got, want in zip(_run(model, X), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_transposed_constants_are_folded():
+    weights = np.arange(6, dtype=np.float32).reshape(2, 3)
+    nodes = [
+        helper.make_node("Constant", [], ["w"], value=numpy_helper.from_array(weights)),
+        helper.make_node("Transpose", ["w"], ["wt"], perm=[1, 0]),
+        helper.make_node("MatMul", ["X", "wt"], ["out"]),
+    ]
+    model = _model(nodes, {}, ["out"])
+    X = np.ones((2, 3), dtype=np.float32)
+    expected = _run(model, X)
+    fold_constant_transposes(model.graph)
+    prune(model.graph)
+    assert [node.op_type for node in model.graph.node] == ["Constant", "MatMul"]
+    np.testing.assert_array_equal(_run(model, X)[0], expected[0])
+
+
+def test_scaler_fusion_needs_a_single_use_of_the_centred_values():
+    nodes = [
+        helper.make_node("Sub", ["X", "mean"], ["centred"]),
+        helper.make_node("Div", ["centred", "scale"], ["scaled"]),
+        helper.make_node("Add", ["centred", "scaled"], ["out"]),
+    ]
+    initializers = {
+        "mean": np.array([1.0, 2.0, 3.0], dtype=np.float32),
+        "scale": np.array([2.0, 4.0, 8.0], dtype=np.float32),
+    }
+    model = _model(nodes, initializers, ["out"])
+    fuse_scaler(model)
+    assert [node.op_type for node in model.graph.node] == ["Sub", "Div", "Add"]
+
+
+def test_linear_classifier_fusion_needs_constant_weights():
+    nodes = [
+        helper.make_node("MatMul", ["X", "X_t"], ["scores_raw"]),
+        helper.make_node("Add", ["scores_raw", "bias"], ["scores"]),
+        helper.make_node("ArgMax", ["scores"], ["label"], axis=1, keepdims=0),
+    ]
+    graph = helper.make_graph(
+        [helper.make_node("Transpose", ["X"], ["X_t"]), *nodes],
+        "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [3, 3])],
+        [helper.make_tensor_value_info("label", TensorProto.INT64, None)],
+        [numpy_helper.from_array(np.zeros(3, dtype=np.float32), "bias")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    fuse_linear_classifier(model)
+    assert "LinearClassifier" not in [node.op_type for node in model.graph.node]
