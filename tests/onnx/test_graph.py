@@ -202,3 +202,29 @@ def test_linear_classifier_fusion_needs_constant_weights():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
     fuse_linear_classifier(model)
     assert "LinearClassifier" not in [node.op_type for node in model.graph.node]
+
+
+@pytest.mark.parametrize("train_block", [None, 64])
+def test_neighbour_selection_with_ties_matches_native(monkeypatch, train_block):
+    """The exported search selects with TopK (lower position first among equal values),
+    one block of training rows or several merged: duplicated training rows (equal
+    distances) give exactly the native indices (ties to the smaller training index)."""
+    from xplearn._kernels import _xp_impl
+    from xplearn.neighbors import KNeighborsClassifier
+
+    if train_block is not None:
+        monkeypatch.setattr(_xp_impl, "SYMBOLIC_TRAIN_BLOCK", train_block)
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(100, 4)).astype(np.float32)
+    X = np.concatenate([rows, rows, rows[::-1]])  # every row three times: k=7 splits a trio
+    y = rng.integers(0, 3, size=X.shape[0])
+    model = KNeighborsClassifier(n_neighbors=7).fit(X, y)
+    proto = to_onnx(model, X, methods=("kneighbors", "predict"))
+    if train_block is not None:
+        assert sum(node.op_type == "TopK" for node in proto.graph.node) > 3
+    queries = rng.normal(size=(50, 4)).astype(np.float32)
+    distances, indices, labels = _run(proto, queries)
+    expected_distances, expected_indices = model.kneighbors(queries)
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_allclose(distances, expected_distances, rtol=1e-6)
+    np.testing.assert_array_equal(labels, model.predict(queries))

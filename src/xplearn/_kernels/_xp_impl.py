@@ -16,6 +16,7 @@ from typing import Any
 
 from xplearn._config import _config
 from xplearn._xp import array_namespace, device_of
+from xplearn._xp._onnx import SYMBOLIC_TRAIN_BLOCK, is_symbolic, smallest_k
 
 __all__ = [
     "LLOYD_CHUNK_MIB",
@@ -313,6 +314,8 @@ def _smallest(xp: ModuleType, values: Any, k: int) -> tuple[Any, Any]:
     topk = getattr(xp, "topk", None)
     if topk is not None:
         return topk(values, k, dim=1, largest=False, sorted=False)
+    if is_symbolic(xp):
+        return smallest_k(xp, values, k)
     order = xp.argsort(values, axis=1, stable=True)[:, :k]
     return xp.take_along_axis(values, order, axis=1), order
 
@@ -366,7 +369,8 @@ def argkmin(X: Any, Y: Any, k: int, metric: str) -> tuple[Any, Any]:
     itemsize = bytes_per_item(xp, X.dtype)
     exact_block = metric == "manhattan"
     n_select = k if exact_block else min(n_train, k + max(k, 8))
-    cols = min(n_train, max(_TRAIN_BLOCK, n_select))
+    train_block = SYMBOLIC_TRAIN_BLOCK if is_symbolic(xp) else _TRAIN_BLOCK
+    cols = min(n_train, max(train_block, n_select))
     per_pair = n_features if exact_block else 4
     rows = chunk_rows(n_queries, (cols + 2 * n_select) * per_pair * itemsize, NEIGHBOR_CHUNK_MIB)
     # the ranking runs on rows centered on the training mean (as the numba kernel), so

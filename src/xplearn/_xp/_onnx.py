@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "SYMBOLIC_TRAIN_BLOCK",
     "is_symbolic",
     "row_max",
+    "smallest_k",
     "softmax_rows",
     "symbolic_constant",
     "symbolic_namespace",
@@ -24,6 +26,23 @@ __all__ = [
 def is_symbolic(xp: ModuleType) -> bool:
     """Whether ``xp`` records a graph for export (ndonnx) rather than computing."""
     return xp.__name__ == "ndonnx"
+
+
+#: Training rows per block of a neighbour search recorded for export. The batch size of
+#: a graph is unknown, so blocks bound nothing per query row; fewer, larger blocks save
+#: the per-block selection and merge nodes (one block up to this many training rows).
+SYMBOLIC_TRAIN_BLOCK = 65_536
+
+
+def smallest_k(xp: ModuleType, values: Any, k: int) -> tuple[Any, Any]:
+    """The ``k`` smallest values of each row of a 2-D ndonnx array and their int64
+    column positions, as one ONNX ``TopK`` (ndonnx has no top-k; a stable argsort of the
+    whole row would sort all of it). Among equal values TopK takes the lower position."""
+    import spox.opset.ai.onnx.v21 as operators
+
+    count = operators.constant(value=np.asarray([k], dtype=np.int64))
+    smallest, positions = operators.top_k(values.unwrap_spox(), count, axis=1, largest=0, sorted=1)
+    return xp.asarray(smallest), xp.asarray(positions)
 
 
 def symbolic_namespace() -> ModuleType:
