@@ -286,7 +286,7 @@ def test_explicit_init_with_n_init_warns_and_runs_once():
         ({"n_clusters": 0}, r"KMeans\.fit\(\): n_clusters must be an integer >= 1, got 0"),
         ({"n_clusters": 2.5}, r"n_clusters must be an integer"),
         ({"n_clusters": 11}, r"KMeans\.fit\(\): n_samples=10 should be >= n_clusters=11"),
-        ({"init": "kmeans"}, r"init must be 'k-means\+\+', 'random'"),
+        ({"init": "kmeans"}, r"init must be 'k-means\+\+', 'k-means\|\|', 'random'"),
         ({"n_init": 0}, r"n_init must be 'auto' or an integer >= 1"),
         ({"max_iter": 0}, r"max_iter must be an integer >= 1"),
         ({"tol": -1.0}, r"tol must be a real number >= 0"),

@@ -13,6 +13,7 @@ per-chunk totals, the k-sized reassignment decision), never for the math on the 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import warnings
@@ -38,6 +39,7 @@ from xplearn._kernels import (
     lloyd_pass,
     sq_distances,
 )
+from xplearn._kernels._blocks import lloyd_block, map_row_blocks, to_host
 from xplearn._xp import (
     array_namespace,
     device_of,
@@ -45,10 +47,12 @@ from xplearn._xp import (
     is_array,
     move_to,
     namespace_name,
+    numpy_namespace,
     to_numpy,
 )
-from xplearn._xp._ops import materialize, to_scalar
+from xplearn._xp._ops import is_lazy, materialize, to_scalar
 from xplearn.base import Capabilities, XPEstimatorMixin
+from xplearn.cluster._kmeans_parallel import kmeans_parallel_init
 from xplearn.utils.validation import method_name, validate_data
 
 __all__ = ["KMeans", "MiniBatchKMeans", "kmeans_plusplus"]
@@ -313,10 +317,10 @@ class _BaseKMeans(
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
             raise ValueError(f"{prefix}n_clusters must be an integer >= 1, got {k!r}.")
         init = self.init
-        if isinstance(init, str) and init not in ("k-means++", "random"):
+        if isinstance(init, str) and init not in ("k-means++", "k-means||", "random"):
             raise ValueError(
-                f"{prefix}init must be 'k-means++', 'random', an array of shape (n_clusters, "
-                f"n_features) or a callable, got {init!r}."
+                f"{prefix}init must be 'k-means++', 'k-means||', 'random', an array of shape "
+                f"(n_clusters, n_features) or a callable, got {init!r}."
             )
         n_init = self.n_init
         if not (
@@ -339,7 +343,7 @@ class _BaseKMeans(
     def _resolved_n_init(self) -> int:
         if self.n_init != "auto":
             n_init = int(self.n_init)
-        elif isinstance(self.init, str) and self.init == "k-means++":
+        elif isinstance(self.init, str) and self.init in ("k-means++", "k-means||"):
             n_init = 1
         elif isinstance(self.init, str) or callable(self.init):
             n_init = self._default_n_init
@@ -382,6 +386,15 @@ class _BaseKMeans(
         if init_array is not None:
             return init_array if shift is None else init_array - shift
         init = self.init
+        if isinstance(init, str) and init == "k-means||":
+            centers = kmeans_parallel_init(
+                X,
+                self.n_clusters,
+                sample_weight=sample_weight,
+                random_state=random_state,
+                shift=None if shift is None else to_host(shift)[0],
+            )
+            return xp.asarray(centers, device=device)
         if isinstance(init, str) and init == "k-means++":
             centers, _ = kmeans_plusplus(
                 X,
@@ -639,19 +652,26 @@ class KMeans(_BaseKMeans):
     arrays a parallel numba kernel with register-blocked distance tiles and a fused
     argmin; elsewhere chunked array-API code bounded by ``working_memory``.
 
+    On Dask arrays the fit keeps the centers on the host and makes one computation per
+    iteration (per-block sums from the in-memory kernels, each block on its worker);
+    ``labels_`` stays a lazy Dask array. See "Scaling out with Dask" in the user guide.
+
     Parameters
     ----------
     n_clusters : int, default=8
         Number of clusters (and centers).
-    init : {"k-means++", "random"}, callable or array of shape (n_clusters, n_features), \
-default="k-means++"
+    init : {"k-means++", "k-means||", "random"}, callable or array of shape \
+(n_clusters, n_features), default="k-means++"
         Initialisation: greedy k-means++ (``2 + log(n_clusters)`` candidates per step),
-        ``n_clusters`` distinct random rows (drawn with probability proportional to the
-        sample weights), an array of initial centers (same namespace as X), or a
-        callable ``init(X, n_clusters, random_state=...)`` returning one.
+        k-means|| (scalable k-means++: a few oversampling passes, then the weighted
+        candidates clustered in memory; a handful of passes over X whatever
+        ``n_clusters``, the choice for Dask arrays), ``n_clusters`` distinct random rows
+        (drawn with probability proportional to the sample weights), an array of initial
+        centers (same namespace as X), or a callable ``init(X, n_clusters,
+        random_state=...)`` returning one.
     n_init : "auto" or int, default="auto"
         Number of runs from different seeds; the lowest inertia wins. ``"auto"``: 1 for
-        k-means++ or an array, 10 for "random" or a callable.
+        k-means++, k-means|| or an array, 10 for "random" or a callable.
     max_iter : int, default=300
         Maximum number of Lloyd iterations of one run.
     tol : float, default=1e-4
@@ -702,6 +722,10 @@ default="k-means++"
            [10.,  2.]])
     """
 
+    # fit on Dask: a stated number of computations (see _fit_blocks), labels_ lazy
+    _capabilities: ClassVar[Capabilities] = dataclasses.replace(
+        _BaseKMeans._capabilities, lazy_fit=True
+    )
     _default_n_init: ClassVar[int] = 10
 
     def __init__(
@@ -770,6 +794,8 @@ default="k-means++"
         init_array = self._checked_init_array(xp, X, prefix)
         n_init = self._resolved_n_init()
         random_state = check_random_state(self.random_state)
+        if is_lazy(xp):
+            return self._fit_blocks(xp, X, weights, init_array, n_init, random_state, prefix)
 
         with kernel_session(X, method=prefix[:-2]):
             mean, variance, mean_sq_norm = column_mean_and_variance(
@@ -857,6 +883,139 @@ default="k-means++"
         )
         n_distinct = int(to_scalar(xp.sum(xp.astype(final.counts > 0, xp.int64))))
         return final.labels, final.inertia, centers, n_iter, n_distinct
+
+    def _fit_blocks(self, xp, X, weights, init_array, n_init, random_state, prefix):
+        """``fit`` on a lazy (Dask) array: the centers stay on the host and every pass over
+        X is one computation of per-block results (:func:`map_row_blocks`), each block
+        running the in-memory kernels.
+
+        Computations: 1 for the data's mean and variance, those of the init (none for
+        an array given in memory, ``2 * n_rounds + 2`` for ``"k-means||"``, about one per
+        center for ``"k-means++"``), 1 per Lloyd iteration, 1 for the final inertia;
+        ``labels_`` stays lazy. Convergence is tested on the center shift alone (in
+        memory, an iteration where no label changes also stops: there the shift is 0).
+        """
+        compute = X.dtype
+        mean, variance, mean_sq_norm = column_mean_and_variance(
+            xp, X, xp.float64, with_variance=self.tol > 0
+        )
+        lazy_stats = [mean, mean_sq_norm] + ([variance] if variance is not None else [])
+        host_stats = to_host(*lazy_stats)
+        mean, mean_sq_norm = host_stats[0], float(host_stats[1])
+        tol = float(np.mean(host_stats[2])) * self.tol if self.tol > 0 else 0.0
+        offset = float(mean @ mean)
+        dtype = np.dtype(str(compute).rsplit(".", 1)[-1])
+        shift = mean.astype(dtype) if offset > mean_sq_norm - offset else None
+        best = None
+        for _ in range(n_init):
+            if init_array is not None:
+                centers = to_host(init_array)[0].astype(dtype)
+                centers = centers if shift is None else centers - shift
+            elif isinstance(self.init, str) and self.init == "k-means||":
+                centers = kmeans_parallel_init(
+                    X,
+                    self.n_clusters,
+                    sample_weight=weights,
+                    random_state=random_state,
+                    shift=shift,
+                )
+            else:
+                shift_xp = None if shift is None else xp.asarray(shift)
+                centers = self._init_centroids(xp, X, shift_xp, weights, None, random_state, prefix)
+                centers = to_host(centers)[0].astype(dtype)
+            run = self._lloyd_blocks(xp, X, weights, centers, shift, tol)
+            if best is None or run[1] < best[1]:
+                best = run
+        inertia, centers, n_iter, n_distinct = best[1:]
+        if n_distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters "
+                f"({self.n_clusters}). Possibly due to duplicate points in X.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        final_centers = centers if shift is None else centers + shift
+        self.cluster_centers_ = xp.asarray(final_centers.astype(dtype))
+        self._n_features_out = self.n_clusters
+        self.labels_ = X.map_blocks(
+            _assign_block, final_centers.astype(dtype), dtype=np.int32, drop_axis=1
+        )
+        self.inertia_ = inertia
+        self.n_iter_ = n_iter
+        return self
+
+    def _lloyd_blocks(self, xp, X, weights, centers, shift, tol):
+        """Lloyd's algorithm over the row blocks of X from host ``centers`` (shifted
+        frame): one computation per iteration. Returns (None, inertia, centers, n_iter,
+        number of non-empty clusters)."""
+        host = numpy_namespace()
+        dtype = centers.dtype
+        for n_iter in range(1, self.max_iter + 1):  # noqa: B007 - used after the loop
+            sums, cluster_weights, _, _ = _add_parts(
+                map_row_blocks(lloyd_block, X, weights, constants=(centers, shift, False))
+            )
+            n_empty = int(np.count_nonzero(cluster_weights == 0))
+            if n_empty:  # rare: the generic relocation, with its own computations
+                sums, cluster_weights = self._relocate_blocks(
+                    xp, X, weights, centers, shift, sums, cluster_weights, n_empty
+                )
+            new_centers = _average_centers(host, sums, cluster_weights, dtype)
+            step = new_centers.astype(np.float64) - centers.astype(np.float64)
+            center_shift = float(np.sum(step * step))
+            centers = new_centers
+            if center_shift <= tol:
+                break
+        _, _, counts, inertia = _add_parts(
+            map_row_blocks(lloyd_block, X, weights, constants=(centers, shift, True))
+        )
+        return None, inertia, centers, n_iter, int(np.count_nonzero(counts))
+
+    @staticmethod
+    def _relocate_blocks(xp, X, weights, centers, shift, sums, cluster_weights, n_empty):
+        """Empty clusters moved as in memory (:func:`_relocate_empty_clusters`), on the
+        lazy data (a few computations), with the labels of ``centers``."""
+        shift_xp = None if shift is None else xp.asarray(shift)
+        labels = X.map_blocks(
+            _assign_block,
+            centers if shift is None else centers + shift,
+            dtype=np.int32,
+            drop_axis=1,
+        )
+        moved = _relocate_empty_clusters(
+            xp,
+            X,
+            weights,
+            shift_xp,
+            xp.asarray(centers),
+            labels,
+            xp.asarray(sums),
+            xp.asarray(cluster_weights),
+            n_empty,
+        )
+        return tuple(to_host(*moved))
+
+
+def _assign_block(block, centers):
+    """Labels of one block (its own namespace): the index of the closest center."""
+    xp = array_namespace(block)
+    local = xp.astype(xp.asarray(centers), block.dtype)
+    return lloyd_pass(block, local, update_centers=False).labels
+
+
+def _add_parts(parts):
+    """Per-block (sums, weights, counts, inertia) added in block order (deterministic)."""
+    sums, weights, counts, inertia = (
+        parts[0][0].copy(),
+        parts[0][1].copy(),
+        parts[0][2].copy(),
+        parts[0][3],
+    )
+    for part in parts[1:]:
+        sums += part[0]
+        weights += part[1]
+        counts += part[2]
+        inertia += part[3]
+    return sums, weights, counts, inertia
 
 
 KMeans.__doc__ = KMeans.__doc__.replace("{dtype_doc}", _DTYPE_DOC)
