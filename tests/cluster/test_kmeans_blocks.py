@@ -81,12 +81,17 @@ def _weight_checks(X, sample_weight):
     return counts[1] - counts[0]
 
 
-def test_empty_clusters_are_relocated_as_in_memory():
+@pytest.mark.parametrize("weighted", [False, True])
+def test_empty_clusters_are_relocated_as_in_memory(weighted):
     X = _blobs(np.float64, n_samples=2000)
+    weights = np.random.default_rng(2).integers(1, 4, X.shape[0]).astype(float)
     init = np.concatenate([X[:5], X[:1], X[:1]])  # duplicated centers: clusters left empty
     settings = {"n_clusters": 7, "n_init": 1, "max_iter": 30, "tol": 0.0}
-    expected = KMeans(init=init, **settings).fit(X)
-    got = KMeans(init=da.from_array(init), **settings).fit(da.from_array(X, chunks=450))
+    expected = KMeans(init=init, **settings).fit(X, sample_weight=weights if weighted else None)
+    got = KMeans(init=da.from_array(init), **settings).fit(
+        da.from_array(X, chunks=450),
+        sample_weight=da.from_array(weights, chunks=450) if weighted else None,
+    )
     np.testing.assert_allclose(np.asarray(got.cluster_centers_), expected.cluster_centers_)
     np.testing.assert_array_equal(np.asarray(got.labels_.compute()), expected.labels_)
 
@@ -142,3 +147,16 @@ def test_kmeans_parallel_candidates_carry_their_weights():
 def test_unknown_init_string_names_k_means_parallel():
     with pytest.raises(ValueError, match="'k-means\\|\\|'"):
         KMeans(n_clusters=2, init="k-means+").fit(np.zeros((4, 2)))
+
+
+def test_column_moments_in_one_pass_match_numpy():
+    from xplearn._kernels._blocks import column_moments
+
+    X = np.random.default_rng(0).normal(loc=1e6, scale=0.5, size=(1000, 3))
+    counter, scheduler = _counting()
+    with scheduler, counter:
+        mean, variance, mean_sq_norm = column_moments(da.from_array(X, chunks=(130, 2)))
+    assert counter.count == 1
+    np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(variance, X.var(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(mean_sq_norm, (X * X).sum(axis=1).mean(), rtol=1e-12)

@@ -18,7 +18,14 @@ import numpy as np
 from xplearn._xp import array_namespace
 from xplearn._xp._ops import is_lazy
 
-__all__ = ["lloyd_block", "map_row_blocks", "n_row_blocks", "row_block_offsets", "to_host"]
+__all__ = [
+    "column_moments",
+    "lloyd_block",
+    "map_row_blocks",
+    "n_row_blocks",
+    "row_block_offsets",
+    "to_host",
+]
 
 
 def to_host(*arrays: Any) -> list[np.ndarray]:
@@ -135,3 +142,35 @@ def lloyd_block(
         to_numpy(result.counts).astype(np.int64),
         float(result.inertia) if compute_inertia else 0.0,
     )
+
+
+def _moments_block(block: Any) -> tuple[int, np.ndarray, np.ndarray]:
+    """(rows, column means, column sums of squared deviations) of a block, float64."""
+    from xplearn._xp import to_numpy
+
+    values = np.asarray(to_numpy(block), dtype=np.float64)
+    n_rows = values.shape[0]
+    if n_rows == 0:
+        return 0, np.zeros(values.shape[1]), np.zeros(values.shape[1])
+    mean = values.mean(axis=0)
+    deviations = values - mean
+    return n_rows, mean, np.einsum("ij,ij->j", deviations, deviations)
+
+
+def column_moments(X: Any) -> tuple[np.ndarray, np.ndarray, float]:
+    """Column means, (ddof=0) variances and the mean squared row norm of X, host float64,
+    in one pass (one computation of a Dask array): per-block means and squared
+    deviations, merged with Chan et al.'s pairwise formula (no ``E[x^2] - E[x]^2``
+    cancellation for data far from the origin)."""
+    parts = map_row_blocks(_moments_block, X)
+    count, mean, squares = parts[0][0], parts[0][1].copy(), parts[0][2].copy()
+    for n_rows, block_mean, block_squares in parts[1:]:
+        if n_rows == 0:
+            continue
+        total = count + n_rows
+        delta = block_mean - mean
+        mean += delta * (n_rows / total)
+        squares += block_squares + delta * delta * (count * n_rows / total)
+        count = total
+    variance = squares / max(count, 1)
+    return mean, variance, float(np.sum(variance + mean * mean))

@@ -39,7 +39,13 @@ from xplearn._kernels import (
     lloyd_pass,
     sq_distances,
 )
-from xplearn._kernels._blocks import lloyd_block, map_row_blocks, to_host
+from xplearn._kernels._blocks import (
+    column_moments,
+    lloyd_block,
+    map_row_blocks,
+    row_block_offsets,
+    to_host,
+)
 from xplearn._xp import (
     array_namespace,
     device_of,
@@ -892,17 +898,14 @@ class KMeans(_BaseKMeans):
         Computations: 1 for the data's mean and variance, those of the init (none for
         an array given in memory, ``2 * n_rounds + 2`` for ``"k-means||"``, about one per
         center for ``"k-means++"``), 1 per Lloyd iteration, 1 for the final inertia;
-        ``labels_`` stays lazy. Convergence is tested on the center shift alone (in
-        memory, an iteration where no label changes also stops: there the shift is 0).
+        ``labels_`` stays lazy; an iteration that leaves clusters empty makes one more,
+        to find the far points they move to. Convergence is tested on the center shift
+        alone (in memory, an iteration where no label changes also stops: there the
+        shift is 0).
         """
         compute = X.dtype
-        mean, variance, mean_sq_norm = column_mean_and_variance(
-            xp, X, xp.float64, with_variance=self.tol > 0
-        )
-        lazy_stats = [mean, mean_sq_norm] + ([variance] if variance is not None else [])
-        host_stats = to_host(*lazy_stats)
-        mean, mean_sq_norm = host_stats[0], float(host_stats[1])
-        tol = float(np.mean(host_stats[2])) * self.tol if self.tol > 0 else 0.0
+        mean, variance, mean_sq_norm = column_moments(X)
+        tol = float(np.mean(variance)) * self.tol if self.tol > 0 else 0.0
         offset = float(mean @ mean)
         dtype = np.dtype(str(compute).rsplit(".", 1)[-1])
         shift = mean.astype(dtype) if offset > mean_sq_norm - offset else None
@@ -955,9 +958,9 @@ class KMeans(_BaseKMeans):
                 map_row_blocks(lloyd_block, X, weights, constants=(centers, shift, False))
             )
             n_empty = int(np.count_nonzero(cluster_weights == 0))
-            if n_empty:  # rare: the generic relocation, with its own computations
+            if n_empty:  # one more computation, in the iterations that need it
                 sums, cluster_weights = self._relocate_blocks(
-                    xp, X, weights, centers, shift, sums, cluster_weights, n_empty
+                    X, weights, centers, shift, sums, cluster_weights, n_empty
                 )
             new_centers = _average_centers(host, sums, cluster_weights, dtype)
             step = new_centers.astype(np.float64) - centers.astype(np.float64)
@@ -971,28 +974,60 @@ class KMeans(_BaseKMeans):
         return None, inertia, centers, n_iter, int(np.count_nonzero(counts))
 
     @staticmethod
-    def _relocate_blocks(xp, X, weights, centers, shift, sums, cluster_weights, n_empty):
-        """Empty clusters moved as in memory (:func:`_relocate_empty_clusters`), on the
-        lazy data (a few computations), with the labels of ``centers``."""
-        shift_xp = None if shift is None else xp.asarray(shift)
-        labels = X.map_blocks(
-            _assign_block,
-            centers if shift is None else centers + shift,
-            dtype=np.int32,
-            drop_axis=1,
-        )
-        moved = _relocate_empty_clusters(
-            xp,
+    def _relocate_blocks(X, weights, centers, shift, sums, cluster_weights, n_empty):
+        """Empty clusters moved as in memory (:func:`_relocate_empty_clusters`: onto the
+        points farthest from their centers, in decreasing distance, ties to the lower
+        row), from each block's ``n_empty`` farthest rows: one more computation."""
+        parts = map_row_blocks(
+            _farthest_block,
             X,
             weights,
-            shift_xp,
-            xp.asarray(centers),
-            labels,
-            xp.asarray(sums),
-            xp.asarray(cluster_weights),
-            n_empty,
+            per_block=row_block_offsets(X),
+            constants=(centers, shift, n_empty),
         )
-        return tuple(to_host(*moved))
+        distances = np.concatenate([part[0] for part in parts])
+        if distances.size == 0 or not distances.max() > 0:
+            return sums, cluster_weights
+        indices, rows, row_weights, labels = (
+            np.concatenate([part[field] for part in parts]) for field in (1, 2, 3, 4)
+        )
+        by_index = np.argsort(indices, kind="stable")
+        far = by_index[np.argsort(-distances[by_index], kind="stable")[:n_empty]]
+        sums, cluster_weights = sums.copy(), cluster_weights.copy()
+        for new_id, point in zip(np.flatnonzero(cluster_weights == 0), far, strict=True):
+            contribution = rows[point] * row_weights[point]
+            old_id = labels[point]
+            sums[old_id] -= contribution
+            cluster_weights[old_id] -= row_weights[point]
+            sums[new_id] = contribution
+            cluster_weights[new_id] = row_weights[point]
+        return sums, cluster_weights
+
+
+def _farthest_block(block, sample_weight, offset, centers, shift, n_far):
+    """The block's ``n_far`` rows farthest from their closest center (host arrays):
+    squared distances, global row indices, the rows (shifted, float64), their weights
+    and labels."""
+    xp = array_namespace(block)
+    local = xp.astype(xp.asarray(centers), block.dtype)
+    local_shift = None if shift is None else xp.astype(xp.asarray(shift), block.dtype)
+    labels = lloyd_pass(block, local, shift=local_shift, update_centers=False).labels
+    rows = block if local_shift is None else block - local_shift
+    diff = rows - xp.take(local, xp.astype(labels, xp.int64), axis=0)
+    distances = xp.sum(diff * diff, axis=1)
+    order = xp.argsort(-distances, stable=True)[:n_far]
+    weights = (
+        np.ones(int(order.shape[0]))
+        if sample_weight is None
+        else to_numpy(xp.take(sample_weight, order, axis=0)).astype(np.float64)
+    )
+    return (
+        to_numpy(xp.take(distances, order, axis=0)).astype(np.float64),
+        to_numpy(order).astype(np.int64) + offset,
+        to_numpy(xp.take(rows, order, axis=0)).astype(np.float64),
+        weights,
+        to_numpy(xp.take(labels, order, axis=0)).astype(np.int64),
+    )
 
 
 def _assign_block(block, centers):
