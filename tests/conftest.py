@@ -11,6 +11,8 @@ import os
 # at SciPy's first import: set it before anything imports SciPy.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
+import warnings
+
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -55,3 +57,23 @@ def no_float64():
     if found is None:
         pytest.skip("array-api-strict has no 'no_float64' device in this version")
     return found
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A dask.distributed Client of a local cluster of two single-threaded worker processes.
+
+    Not the default scheduler: tests compute on it explicitly (``client.compute``), so that
+    Dask tests elsewhere keep their local scheduler. Skipped without ``distributed``.
+    """
+    distributed = pytest.importorskip("distributed")
+    with warnings.catch_warnings():
+        # the slow-disk notice of worker start-up is no test failure
+        warnings.filterwarnings("ignore", "Creating scratch directories", UserWarning)
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = distributed.Client(cluster, set_as_default=False)
+    yield client
+    client.close()
+    cluster.close()

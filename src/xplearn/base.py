@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator
 from xplearn._config import DTYPE_POLICIES
 from xplearn._xp import (
     is_array,
+    is_dask_array,
     move_to,
     namespace_name,
     resolve_device,
@@ -105,7 +106,16 @@ class XPEstimatorMixin:
         )
 
     def _validated_infer(self, method: str, X: Any) -> Any:
-        """Public ``method`` on X: :func:`validate_data`, then :meth:`_infer`."""
+        """Public ``method`` on X: :func:`validate_data`, then :meth:`_infer`.
+
+        On a Dask array nothing is computed: the result is a Dask array whose blocks run
+        :meth:`_infer` on the row blocks of X, in memory (:mod:`xplearn._lazy`).
+        """
+        # the NumPy type test first: one-row NumPy calls must not pay for the Dask one
+        if type(X) is not np.ndarray and is_dask_array(X):
+            from xplearn._lazy import lazy_infer
+
+            return lazy_infer(self, method, X)
         data = validate_data(self, X, method=method, reset=False)
         return self._infer(method, data.xp, data.X)
 

@@ -24,6 +24,12 @@ def is_array(obj: Any) -> bool:
     return array_api_compat.is_array_api_obj(obj) and not _is_sparse(obj)
 
 
+def is_dask_array(obj: Any) -> bool:
+    """Whether ``obj`` is a Dask array; cheap, and imports nothing (Dask included)."""
+    # the module name first: a few attribute look-ups rule out every other array type
+    return type(obj).__module__.startswith("dask.") and array_api_compat.is_dask_array(obj)
+
+
 def _is_sparse(obj: Any) -> bool:
     module = type(obj).__module__
     return module.startswith(("scipy.sparse", "cupyx.scipy.sparse")) or hasattr(obj, "tocsr")

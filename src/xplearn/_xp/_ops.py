@@ -27,6 +27,12 @@ def to_scalar(value: Any) -> float:
     return float(value)
 
 
+def one_column_chunk(X: Any) -> Any:
+    """Dask array X with all its columns in one chunk (lazily; as is when they already are),
+    for row-block operations that need whole rows."""
+    return X if len(X.chunks[1]) == 1 else X.rechunk({1: -1})
+
+
 def materialize(xp: ModuleType, *arrays: Any) -> tuple[Any, ...]:
     """Evaluate the (small) fitted arrays of a lazy backend once, in one shared pass.
 

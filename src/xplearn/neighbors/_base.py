@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import numbers
 from typing import Any, ClassVar
 
@@ -9,7 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from xplearn._kernels import argkmin, kernel_input, radius_neighbors, training_index
-from xplearn._xp import device_of, sparse_rows, to_numpy
+from xplearn._xp import device_of, is_dask_array, sparse_rows, to_numpy
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.metrics._pairwise import check_metric, check_radius
 from xplearn.utils.validation import check_is_fitted, method_name, validate_data
@@ -18,8 +19,9 @@ __all__ = ["NearestNeighbors"]
 
 _FALLBACKS = {
     "dask": (
-        "the neighbour search computes the (in-memory) data once and returns Dask arrays: "
-        "sorting along rows and ragged radius results need concrete shapes"
+        "k-neighbour queries (kneighbors, predict) run lazily, one in-memory search per "
+        "row block; radius queries, and kneighbors of the training rows (X=None), compute "
+        "the data once and return Dask arrays: ragged results need concrete row lengths"
     ),
 }
 _CAPABILITIES = Capabilities(fallbacks=_FALLBACKS, onnx_methods=("kneighbors",))
@@ -81,6 +83,15 @@ class _NeighborsBase(XPEstimatorMixin, BaseEstimator):
                 f"{method_name(self, method)}: n_neighbors must be an integer, got "
                 f"{type(n_neighbors).__name__} {n_neighbors!r}."
             )
+        if X is not None and type(X) is not np.ndarray and is_dask_array(X):
+            from xplearn._lazy import lazy_infer
+
+            # the blocks search with the model's n_neighbors: a copy carries this one
+            model = self
+            if n_neighbors != self.n_neighbors:
+                model = copy.copy(self)
+                model.n_neighbors = n_neighbors
+            return lazy_infer(model, method, X, infer_method="kneighbors")
         queries, own = self._query(X, method)
         return self._search(queries, own, n_neighbors, method)
 

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 
-from xplearn._xp import resolve_dtypes
+from xplearn._xp import array_namespace, resolve_dtypes
 from xplearn._xp._ops import to_scalar, weighted_mean, weighted_variance
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.utils.validation import method_name, validate_data
@@ -254,10 +254,9 @@ class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         X_new : array of shape (n_samples, n_features)
             Scaled data, same namespace and device as X.
         """
-        data = validate_data(self, X, method="transform", reset=False)
-        X_new = self._infer("transform", data.xp, data.X)
+        X_new = self._validated_infer("transform", X)
         if X_new is X:  # nothing to do: still return a new array, never the input itself
-            X_new = data.xp.asarray(X_new, copy=True)
+            X_new = array_namespace(X_new).asarray(X_new, copy=True)
         return X_new
 
     def _infer(self, method: str, xp: Any, X: Any) -> Any:
@@ -446,10 +445,8 @@ class MinMaxScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, Bas
         -------
         X_new : array of shape (n_samples, n_features)
         """
-        data = validate_data(self, X, method="transform", reset=False)
-        if self.clip:
-            self._checked_range("transform")
-        return self._infer("transform", data.xp, data.X)
+        # _infer checks feature_range when clip is set
+        return self._validated_infer("transform", X)
 
     def _infer(self, method: str, xp: Any, X: Any) -> Any:
         scale, offset = self._fitted_arrays(X.dtype, "scale_", "min_")

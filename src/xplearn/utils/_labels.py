@@ -6,8 +6,8 @@ Labels come in two forms:
   ``classes_`` is then an array of that namespace and predictions come back there too.
 * **host labels**: a NumPy array or a list of anything scikit-learn accepts (strings,
   objects, numbers); ``classes_`` is then a NumPy array and predictions come back as NumPy
-  arrays, the form they came in, whatever X's namespace. Only the integer codes travel to
-  the device.
+  arrays, the form they came in, whatever X's namespace (for Dask X, lazily: Dask arrays of
+  NumPy blocks). Only the integer codes travel to the device.
 
 ``classes_`` is sorted as :func:`numpy.unique` sorts (scikit-learn's order).
 """

@@ -20,6 +20,7 @@ from sklearn.exceptions import NotFittedError
 from xplearn._config import DTYPE_POLICIES, _config, get_config
 from xplearn._xp import (
     DtypePlan,
+    array_namespace,
     get_namespace_and_device,
     is_array,
     move_to,
@@ -29,7 +30,7 @@ from xplearn._xp import (
     same_device,
 )
 from xplearn._xp._namespace import _is_sparse
-from xplearn._xp._ops import to_scalar
+from xplearn._xp._ops import is_lazy, one_column_chunk, to_scalar
 
 __all__ = [
     "Validated",
@@ -123,6 +124,11 @@ def _check_finite(xp: ModuleType, array: Any, what: str, prefix: str) -> None:
     """Raise ValueError naming the first column with NaN or infinity."""
     if get_config()["assume_finite"]:
         return
+    _raise_if_not_finite(xp, array, what, prefix)
+
+
+def _raise_if_not_finite(xp: ModuleType, array: Any, what: str, prefix: str) -> None:
+    """The check of :func:`_check_finite`, whatever ``assume_finite`` says."""
     # One cheap reduction: a finite sum means every value is finite (barring overflow,
     # which the detailed check below then clears). The sum of huge finite values, or of
     # inf and -inf, must not warn: only our error below speaks.
@@ -146,6 +152,24 @@ def _check_finite(xp: ModuleType, array: Any, what: str, prefix: str) -> None:
         f"{prefix}Input {what} contains {kind} (first in column {column}); finite values "
         "are required. Impute or drop missing values first."
     )
+
+
+def _finite_when_computed(X: Any, prefix: str) -> Any:
+    """Dask array X in one column chunk, each block checked by :func:`_check_finite` when
+    it is computed: checking now would compute X. The error names the column within X.
+    """
+    X = one_column_chunk(X)
+    if get_config()["assume_finite"]:
+        return X
+    return X.map_blocks(
+        _finite_block, "X", prefix, dtype=X.dtype, meta=X._meta, token="check-finite"
+    )
+
+
+def _finite_block(block: Any, what: str, prefix: str) -> Any:
+    """One block of a lazy input, checked (the task :func:`_finite_when_computed` maps)."""
+    _raise_if_not_finite(array_namespace(block), block, what, prefix)
+    return block
 
 
 def _as_2d_or_raise(xp: ModuleType, X: Any, prefix: str) -> None:
@@ -204,6 +228,7 @@ def validate_data(
     ensure_min_samples: int = 1,
     n_features: int | None = None,
     y_kind: str = "numeric",
+    defer_finite_check: bool = False,
 ) -> Validated:
     """Validate ``X`` (and ``y``, ``sample_weight``) for a method of ``estimator``.
 
@@ -237,6 +262,11 @@ def validate_data(
     y_kind : {"numeric", "labels"}, default="numeric"
         How y is validated: regression targets, or class labels (1-D; a column vector is
         raveled with a ``DataConversionWarning``, as scikit-learn does).
+    defer_finite_check : bool, default=False
+        For a lazy (Dask) X at inference: instead of checking X for NaN and infinity now,
+        which would compute it, return X in one column chunk with the check in its graph,
+        so that each block raises the same error when it is computed. Other inputs are
+        checked now, as always.
 
     Returns
     -------
@@ -314,7 +344,10 @@ def validate_data(
     else:
         dtypes = _inference_dtypes(estimator, xp, device, X.dtype, policy, prefix)
     X = xp.astype(X, dtypes.compute, copy=False)
-    _check_finite(xp, X, "X", prefix)
+    if defer_finite_check and is_lazy(xp):
+        X = _finite_when_computed(X, prefix)
+    else:
+        _check_finite(xp, X, "X", prefix)
 
     if y is not None and y_kind == "labels":
         y = _validate_labels(xp, y, n_samples, prefix)
