@@ -188,6 +188,52 @@ def run_out_of_core(args):
     }
 
 
+def count_fit_computations():
+    """Graph computations each estimator's ``fit`` starts on a (2000, 8) float64 Dask
+    array in 500-row chunks (default parameters, random_state=0; classifiers on 3
+    classes), counted with a dask callback under the synchronous scheduler."""
+    import dask
+    import dask.array as da
+    from dask.callbacks import Callback
+    from sklearn.base import is_classifier, is_regressor
+    from sklearn.datasets import make_classification
+
+    from xplearn.utils.discovery import all_estimators
+
+    class Counter(Callback):
+        def __init__(self):
+            super().__init__()
+            self.count = 0
+
+        def _start(self, dsk):
+            self.count += 1
+
+    X, y = make_classification(2000, 8, n_informative=5, n_classes=3, random_state=0)
+    X_lazy = da.from_array(X, chunks=(500, 8))
+    targets = {
+        "classifier": da.from_array(y, chunks=500),
+        "regressor": da.from_array(X @ np.arange(8.0), chunks=500),
+    }
+    counts = {}
+    for name, estimator_class in all_estimators():
+        estimator = estimator_class()
+        if "random_state" in estimator.get_params():
+            estimator.set_params(random_state=0)
+        kind = (
+            "classifier"
+            if is_classifier(estimator)
+            else "regressor"
+            if is_regressor(estimator)
+            else None
+        )
+        counter = Counter()
+        with dask.config.set(scheduler="sync"), counter:
+            estimator.fit(X_lazy, targets.get(kind))
+        counts[name] = counter.count
+        print(f"{name:30s} {counter.count}")
+    return counts
+
+
 def _command(argv):
     return "python benchmarks/bench_dask.py " + " ".join(argv)
 
@@ -263,6 +309,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out-of-core", action="store_true")
+    parser.add_argument(
+        "--count-computations", action="store_true", help="computations of each fit, and exit"
+    )
     parser.add_argument("--n-samples", type=int, default=None)
     parser.add_argument("--n-features", type=int, default=None)
     parser.add_argument("--n-clusters", type=int, default=16)
@@ -272,6 +321,9 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
+    if args.count_computations:
+        count_fit_computations()
+        return
     if args.out_of_core:
         defaults = (400_000_000, 16, 2_000_000, 3)
     elif args.quick:
