@@ -56,9 +56,10 @@ def test_dask_fit_equals_numpy_with_an_explicit_init(dtype, weighted):
     with scheduler, counter:
         got = KMeans(init=da.from_array(init), **settings).fit(X_lazy, sample_weight=lazy_weights)
     assert got.n_iter_ == expected.n_iter_
-    # validation of X (and of the weights: counted apart), the init array's check and
-    # values, the data statistics, one per iteration, the final inertia; labels_ stays lazy
-    assert counter.count == got.n_iter_ + 5 + _weight_checks(X_lazy, lazy_weights)
+    # the weights' validation (counted apart), the init array's check and values, the
+    # data statistics (which check X's finiteness in the same pass), one per iteration,
+    # the final inertia; labels_ stays lazy
+    assert counter.count == got.n_iter_ + 4 + _weight_checks(X_lazy, lazy_weights)
     assert isinstance(got.labels_, da.Array)
     rtol = 1e-4 if dtype == np.float32 else 1e-10
     np.testing.assert_allclose(
@@ -76,7 +77,14 @@ def _weight_checks(X, sample_weight):
     for weights in (None, sample_weight):
         counter, scheduler = _counting()
         with scheduler, counter:
-            validate_data(KMeans(), X, method="fit", reset=True, sample_weight=weights)
+            validate_data(
+                KMeans(),
+                X,
+                method="fit",
+                reset=True,
+                sample_weight=weights,
+                defer_finite_check=True,
+            )
         counts.append(counter.count)
     return counts[1] - counts[0]
 
@@ -160,3 +168,10 @@ def test_column_moments_in_one_pass_match_numpy():
     np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-14)
     np.testing.assert_allclose(variance, X.var(axis=0), rtol=1e-9)
     np.testing.assert_allclose(mean_sq_norm, (X * X).sum(axis=1).mean(), rtol=1e-12)
+
+
+def test_nan_in_one_block_raises_at_the_first_pass():
+    X = _blobs(np.float64, n_samples=1000)
+    X[777, 2] = np.nan
+    with pytest.raises(ValueError, match=r"KMeans.fit\(\): Input X contains NaN"):
+        KMeans(n_clusters=3, init="k-means||", random_state=0).fit(da.from_array(X, chunks=200))

@@ -338,3 +338,21 @@ def test_bad_parameters(params, match):
 def test_bad_weights():
     with pytest.raises(ValueError, match=r"KNeighborsClassifier.fit\(\): weights must be"):
         KNeighborsClassifier(weights="gaussian").fit(np.zeros((3, 2)), [0, 1, 0])
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_vote_without_the_one_hot_table_is_the_same(monkeypatch, weights):
+    """Training sets whose one-hot label table would be too large vote by comparing the
+    labels with each class: the same probabilities."""
+    from xplearn.neighbors import _classification
+
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(300, 5)), rng.integers(0, 4, 300)
+    queries = rng.normal(size=(40, 5))
+    with_table = KNeighborsClassifier(n_neighbors=6, weights=weights).fit(X, y)
+    monkeypatch.setattr(_classification, "_ONE_HOT_MAX_VALUES", 0)
+    without = KNeighborsClassifier(n_neighbors=6, weights=weights).fit(X, y)
+    assert with_table._y_votes is not None
+    assert without._y_votes is None
+    np.testing.assert_array_equal(without.predict_proba(queries), with_table.predict_proba(queries))
+    np.testing.assert_array_equal(without.predict(queries), with_table.predict(queries))

@@ -788,7 +788,16 @@ class KMeans(_BaseKMeans):
         self._check_common_params(prefix)
         if self.algorithm != "lloyd":
             raise ValueError(f"{prefix}algorithm must be 'lloyd', got {self.algorithm!r}.")
-        data = validate_data(self, X, method="fit", reset=True, sample_weight=sample_weight)
+        # on Dask, the finiteness check runs in the blocks of the first pass over X (the
+        # column statistics) rather than as a pass of its own
+        data = validate_data(
+            self,
+            X,
+            method="fit",
+            reset=True,
+            sample_weight=sample_weight,
+            defer_finite_check=True,
+        )
         xp, weights = data.xp, data.sample_weight
         X = kernel_input(data.X, prefix[:-2])  # one copy at most, for non-C-ordered NumPy
         compute, accumulate = data.dtypes.compute, data.dtypes.accumulate
@@ -895,9 +904,10 @@ class KMeans(_BaseKMeans):
         X is one computation of per-block results (:func:`map_row_blocks`), each block
         running the in-memory kernels.
 
-        Computations: 1 for the data's mean and variance, those of the init (none for
-        an array given in memory, ``2 * n_rounds + 2`` for ``"k-means||"``, about one per
-        center for ``"k-means++"``), 1 per Lloyd iteration, 1 for the final inertia;
+        Computations: 1 for the data's mean and variance (which also checks that X is
+        finite, block by block), those of the init (2 for an array: its check and its
+        values; ``2 * n_rounds + 2`` for ``"k-means||"``; about one per center for
+        ``"k-means++"``), 1 per Lloyd iteration, 1 for the final inertia;
         ``labels_`` stays lazy; an iteration that leaves clusters empty makes one more,
         to find the far points they move to. Convergence is tested on the center shift
         alone (in memory, an iteration where no label changes also stops: there the

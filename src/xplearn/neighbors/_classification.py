@@ -15,6 +15,21 @@ from xplearn.utils.validation import method_name
 
 __all__ = ["KNeighborsClassifier"]
 
+#: Largest one-hot table of the training labels kept at fit (values): the vote then
+#: gathers the neighbours' rows of it, the fewest operations for a one-row predict.
+#: Beyond it (many rows and many classes), the labels are compared with each class.
+_ONE_HOT_MAX_VALUES = 2**22
+
+
+def _one_hot_votes(xp, codes, classes, dtype):
+    """(n_samples, n_classes) table with a 1 in each row's class column, or None when
+    it would exceed ``_ONE_HOT_MAX_VALUES``."""
+    n_classes = classes.shape[0]
+    if codes.shape[0] * n_classes > _ONE_HOT_MAX_VALUES:
+        return None
+    columns = xp.arange(n_classes, dtype=codes.dtype, device=device_of(codes))
+    return xp.astype(codes[:, None] == columns, dtype)
+
 
 class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
     """Classifier voting among the k nearest training rows (exact, brute force).
@@ -112,6 +127,7 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
         encoded = encode_labels(data.xp, data.device, data.y, prefix, min_classes=1)
         self.classes_ = encoded.classes
         self._y = encoded.codes
+        self._y_votes = _one_hot_votes(data.xp, encoded.codes, encoded.classes, data.X.dtype)
         self.outputs_2d_ = False
         return self
 
@@ -134,13 +150,18 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
     def _vote(self, xp, distances, indices, method):
         """Each class's weighted share among the neighbours (n_queries, n_classes)."""
         prefix = f"{method_name(self, method)}: "
-        device = device_of(distances)
         k = self.n_neighbors  # not indices.shape[1]: unknown on symbolic arrays
-        codes = xp.reshape(xp.take(self._y, xp.reshape(indices, (-1,))), (-1, k))
-        weights = neighbor_weights(xp, distances, self.weights, prefix)
         n_classes = self.classes_.shape[0]
-        classes = xp.arange(n_classes, dtype=codes.dtype, device=device)
-        votes = xp.astype(codes[:, :, None] == classes, distances.dtype)
+        flat = xp.reshape(indices, (-1,))
+        if getattr(self, "_y_votes", None) is not None:
+            # the neighbours' rows of the one-hot table kept at fit: one gather
+            (table,) = self._fitted_arrays(distances.dtype, "_y_votes")
+            votes = xp.reshape(xp.take(table, flat, axis=0), (-1, k, n_classes))
+        else:
+            codes = xp.reshape(xp.take(self._y, flat), (-1, k))
+            classes = xp.arange(n_classes, dtype=codes.dtype, device=device_of(distances))
+            votes = xp.astype(codes[:, :, None] == classes, distances.dtype)
+        weights = neighbor_weights(xp, distances, self.weights, prefix)
         if weights is None:
             # uniform: the counts over k (what the weighted form gives with unit weights)
             return xp.sum(votes, axis=1) / k
