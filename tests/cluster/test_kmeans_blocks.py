@@ -56,10 +56,10 @@ def test_dask_fit_equals_numpy_with_an_explicit_init(dtype, weighted):
     with scheduler, counter:
         got = KMeans(init=da.from_array(init), **settings).fit(X_lazy, sample_weight=lazy_weights)
     assert got.n_iter_ == expected.n_iter_
-    # the weights' validation (counted apart), the init array's check and values, the
-    # data statistics (which check X's finiteness in the same pass), one per iteration,
-    # the final inertia; labels_ stays lazy
-    assert counter.count == got.n_iter_ + 4 + _weight_checks(X_lazy, lazy_weights)
+    # X's validation (its finiteness), the weights' (counted apart), the init array's
+    # check and values, the data statistics, one per iteration, the final inertia;
+    # labels_ stays lazy
+    assert counter.count == got.n_iter_ + 5 + _weight_checks(X_lazy, lazy_weights)
     assert isinstance(got.labels_, da.Array)
     rtol = 1e-4 if dtype == np.float32 else 1e-10
     np.testing.assert_allclose(
@@ -83,7 +83,6 @@ def _weight_checks(X, sample_weight):
                 method="fit",
                 reset=True,
                 sample_weight=weights,
-                defer_finite_check=True,
             )
         counts.append(counter.count)
     return counts[1] - counts[0]
@@ -170,7 +169,7 @@ def test_column_moments_in_one_pass_match_numpy():
     np.testing.assert_allclose(mean_sq_norm, (X * X).sum(axis=1).mean(), rtol=1e-12)
 
 
-def test_nan_in_one_block_raises_at_the_first_pass():
+def test_nan_in_one_block_raises_before_the_passes():
     X = _blobs(np.float64, n_samples=1000)
     X[777, 2] = np.nan
     with pytest.raises(ValueError, match=r"KMeans.fit\(\): Input X contains NaN"):

@@ -788,16 +788,9 @@ class KMeans(_BaseKMeans):
         self._check_common_params(prefix)
         if self.algorithm != "lloyd":
             raise ValueError(f"{prefix}algorithm must be 'lloyd', got {self.algorithm!r}.")
-        # on Dask, the finiteness check runs in the blocks of the first pass over X (the
-        # column statistics) rather than as a pass of its own
-        data = validate_data(
-            self,
-            X,
-            method="fit",
-            reset=True,
-            sample_weight=sample_weight,
-            defer_finite_check=True,
-        )
+        # on Dask the finiteness check is a pass of its own: deferred into X's graph, it
+        # would run again in every pass of the fit
+        data = validate_data(self, X, method="fit", reset=True, sample_weight=sample_weight)
         xp, weights = data.xp, data.sample_weight
         X = kernel_input(data.X, prefix[:-2])  # one copy at most, for non-C-ordered NumPy
         compute, accumulate = data.dtypes.compute, data.dtypes.accumulate
@@ -904,8 +897,7 @@ class KMeans(_BaseKMeans):
         X is one computation of per-block results (:func:`map_row_blocks`), each block
         running the in-memory kernels.
 
-        Computations: 1 for the data's mean and variance (which also checks that X is
-        finite, block by block), those of the init (2 for an array: its check and its
+        Computations: 1 for the data's mean and variance, those of the init (2 for an array: its check and its
         values; ``2 * n_rounds + 2`` for ``"k-means||"``; about one per center for
         ``"k-means++"``), 1 per Lloyd iteration, 1 for the final inertia;
         ``labels_`` stays lazy; an iteration that leaves clusters empty makes one more,
