@@ -270,18 +270,30 @@ def _write_in_memory(path, args, rows, errors, argv):
     _write(path, args, table, targets, error_block, argv, "in memory")
 
 
+IN_MEMORY_HOW = """same explicit init, ``tol=0``, data persisted on the
+cluster. Time per Lloyd iteration: (fit with {long} iterations - fit with 2) /
+{iterations}. Peak RSS: the largest worker process (cluster contenders, since the
+cluster started) or this process (in memory)."""
+
+OUT_OF_CORE_HOW = """one fit from an explicit init (the first k rows), ``tol=0``,
+``max_iter={iterations}``, the data never persisted: every pass over X generates the
+blocks again (the generation dominates the time). Passes: X's finiteness check, the
+column statistics, one per iteration, the final inertia; seconds per pass = fit seconds /
+passes. Peak RSS: the largest worker process, and this (client) process."""
+
+
 def _write(path, args, table, targets, extra, argv, mode):
     indented = "\n".join("   " + line for line in table.splitlines())
     listed = "\n".join("* " + line for line in targets)
+    how = (OUT_OF_CORE_HOW if mode == "out of core" else IN_MEMORY_HOW).format(
+        long=2 + args.iterations, iterations=args.iterations
+    )
     text = f"""KMeans on Dask ({mode})
 {"=" * (len(mode) + 17)}
 
 {args.n_samples:,} x {args.n_features} float32 blobs generated block by block
 ({args.chunk_rows:,}-row blocks), k={args.n_clusters}; a ``LocalCluster`` of
-{args.workers} worker processes with one thread each; same explicit init, ``tol=0``.
-Time per Lloyd iteration: (fit with {2 + args.iterations} iterations - fit with 2) /
-{args.iterations}. Peak RSS: the largest worker process (cluster contenders, since the
-cluster started) or this process (in memory).
+{args.workers} worker processes with one thread each; {how}
 
 Machine: {platform.machine()}, {os.cpu_count()} CPUs; Python {platform.python_version()};
 measured {datetime.date.today().isoformat()}.
