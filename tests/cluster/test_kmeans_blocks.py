@@ -174,3 +174,15 @@ def test_nan_in_one_block_raises_before_the_passes():
     X[777, 2] = np.nan
     with pytest.raises(ValueError, match=r"KMeans.fit\(\): Input X contains NaN"):
         KMeans(n_clusters=3, init="k-means||", random_state=0).fit(da.from_array(X, chunks=200))
+
+
+def test_kmeans_parallel_runs_on_every_backend(backend):
+    """k-means|| in memory on any namespace: centers in X's namespace and device, and the
+    quality of in-memory k-means++ (inertia within 2%)."""
+    from xplearn.testing import assert_on_backend
+
+    X = _blobs(np.float32, n_samples=3000, seed=4)
+    reference = KMeans(n_clusters=7, random_state=4).fit(X)
+    model = KMeans(n_clusters=7, init="k-means||", random_state=4).fit(backend.asarray(X))
+    assert_on_backend(model.cluster_centers_, backend)
+    assert model.inertia_ <= 1.02 * reference.inertia_
