@@ -108,3 +108,9 @@ Targets of issue #{issue} in this run:
 
 {listed}
 """
+
+
+def write_page(path, head, **tail):
+    """Write a benchmark page: its own ``head`` text, then :func:`rst_tail` of ``tail``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(head + rst_tail(**tail))

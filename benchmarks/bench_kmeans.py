@@ -34,7 +34,7 @@ import numpy as np
 
 # the shared helpers sit next to this script (benchmarks/ is not a package)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import matmul_peak, parser, read_status, rst_tail, simple_table, threads_note
+from _common import matmul_peak, parser, read_status, simple_table, threads_note, write_page
 
 FULL_SHAPES = [(1_000_000, 32, 8), (200_000, 64, 256), (100_000, 128, 1000)]
 # issue #3 targets for xplearn (2 cores): minimal speed-up over scikit-learn per
@@ -239,7 +239,9 @@ written to memory; rows are added to per-cluster sums while in cache. X is neith
 nor upcast (float32 stays float32).
 
 """
-    text += rst_tail(
+    write_page(
+        path,
+        text,
         table=table,
         command=command,
         note=note,
@@ -248,8 +250,6 @@ nor upcast (float32 stays float32).
         remark=remark,
         issue=3,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 # ---------------------------------------------------------------------------------------

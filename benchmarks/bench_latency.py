@@ -46,7 +46,7 @@ import numpy as np
 
 # the shared helpers sit next to this script (benchmarks/ is not a package)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import parser, rst_tail, simple_table, threads_note
+from _common import parser, simple_table, threads_note, write_page
 
 N_FEATURES = 20
 N_CLASSES = 3
@@ -559,7 +559,9 @@ opset its operators need):
 {opset_text}
 {errors_text}
 """
-    text += rst_tail(
+    write_page(
+        path,
+        text,
         table=table,
         command=command,
         note=note,
@@ -568,8 +570,6 @@ opset its operators need):
         remark=remark,
         issue=6,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 # ---------------------------------------------------------------------------------------

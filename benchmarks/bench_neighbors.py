@@ -42,7 +42,7 @@ import numpy as np
 
 # the shared helpers sit next to this script (benchmarks/ is not a package)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import matmul_peak, parser, read_status, rst_tail, simple_table, threads_note
+from _common import matmul_peak, parser, read_status, simple_table, threads_note, write_page
 
 # (n_train, n_query, d, k)
 FULL_CASES = [(100_000, 10_000, 64, 10), (200_000, 200_000, 32, 10)]
@@ -263,7 +263,9 @@ exactly (float64 accumulation) and the ``k`` best kept, so float64 data gets flo
 distances at float32 matrix-product speed, and the full distance matrix never exists.
 
 """
-    text += rst_tail(
+    write_page(
+        path,
+        text,
         table=table,
         command=command,
         note=note,
@@ -272,8 +274,6 @@ distances at float32 matrix-product speed, and the full distance matrix never ex
         remark=remark,
         issue=4,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 # ---------------------------------------------------------------------------------------
