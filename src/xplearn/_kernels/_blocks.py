@@ -11,6 +11,7 @@ fit code serves every backend.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,9 @@ from xplearn._xp import array_namespace
 from xplearn._xp._ops import is_lazy
 
 __all__ = [
+    "Moments",
     "column_moments",
+    "grouped_moments",
     "lloyd_block",
     "map_row_blocks",
     "n_row_blocks",
@@ -174,3 +177,201 @@ def column_moments(X: Any) -> tuple[np.ndarray, np.ndarray, float]:
         count = total
     variance = squares / max(count, 1)
     return mean, variance, float(np.sum(variance + mean * mean))
+
+
+# ------------------------------------------------------------ grouped moments, one pass
+
+
+@dataclass
+class Moments:
+    """Weighted statistics of the rows of each group (class) of a data set, host float64.
+
+    Attributes
+    ----------
+    counts : ndarray of shape (n_groups,), int64
+        Rows in each group (whatever their weights).
+    weights : ndarray of shape (n_groups,)
+        Total weight of each group (its row count when unweighted).
+    means : ndarray of shape (n_groups, n_features)
+        Weighted column means of each group (0 for an empty group).
+    squares : ndarray of shape (n_groups, n_features)
+        Weighted sums of squared deviations from the group's mean (variance times weight).
+    r_factors : ndarray of shape (n_groups, n_features, n_features) or None
+        Upper-triangular ``R`` with ``R.T @ R`` the weighted scatter matrix of the group
+        around its mean, ``sum_i w_i (x_i - m)(x_i - m)^T``: what a QR decomposition of the
+        group's centered rows (scaled by the square roots of their weights) gives, without
+        forming the scatter matrix (whose rounding error would be that of the squared
+        condition number). None unless asked for.
+    minimums, maximums : ndarray of shape (n_groups, n_features) or None
+        Column extremes of each group (+inf / -inf for an empty group). None unless asked.
+    """
+
+    counts: np.ndarray
+    weights: np.ndarray
+    means: np.ndarray
+    squares: np.ndarray
+    r_factors: np.ndarray | None = None
+    minimums: np.ndarray | None = None
+    maximums: np.ndarray | None = None
+
+    def pooled(self) -> Moments:
+        """The moments of all the groups together, as one group."""
+        merged = _group_part(self, 0)
+        for group in range(1, self.counts.shape[0]):
+            merged = _merge_moments(merged, _group_part(self, group))
+        return merged
+
+
+def _group_part(moments: Moments, group: int) -> Moments:
+    def pick(values):
+        return None if values is None else values[group : group + 1]
+
+    return Moments(*(pick(getattr(moments, field)) for field in Moments.__dataclass_fields__))
+
+
+def _upper_r(rows: np.ndarray, n_features: int) -> np.ndarray:
+    """The (n_features, n_features) R of a QR decomposition of ``rows`` (zero rows below
+    when there are fewer rows than columns)."""
+    r_factor = np.zeros((n_features, n_features))
+    if rows.shape[0]:
+        computed = np.linalg.qr(rows, mode="r")
+        r_factor[: computed.shape[0]] = computed
+    return r_factor
+
+
+def _moments_of_groups_block(
+    block: Any,
+    codes: Any,
+    sample_weight: Any,
+    n_groups: int,
+    with_r: bool,
+    with_extremes: bool,
+) -> Moments:
+    """The :class:`Moments` of one row block (the work of :func:`grouped_moments`): in the
+    block's namespace, in float64; only the (small) results come to the host."""
+    from xplearn._xp import to_numpy
+
+    xp = array_namespace(block)
+    n_features = block.shape[1]
+    values = xp.astype(block, xp.float64)
+    weights = None if sample_weight is None else xp.astype(sample_weight, xp.float64)
+    counts = np.zeros(n_groups, dtype=np.int64)
+    totals = np.zeros(n_groups)
+    means = np.zeros((n_groups, n_features))
+    squares = np.zeros((n_groups, n_features))
+    r_factors = np.zeros((n_groups, n_features, n_features)) if with_r else None
+    minimums = np.full((n_groups, n_features), np.inf) if with_extremes else None
+    maximums = np.full((n_groups, n_features), -np.inf) if with_extremes else None
+    for group in range(n_groups):
+        if codes is None:
+            rows, row_weights = values, weights
+        else:
+            member = codes == group
+            rows = values[member, ...]
+            row_weights = None if weights is None else weights[member]
+        n_rows = rows.shape[0]
+        counts[group] = n_rows
+        if n_rows == 0:
+            continue
+        if row_weights is None:
+            total = float(n_rows)
+            mean = xp.sum(rows, axis=0) / total
+            centered = rows - mean
+            scaled = centered
+            group_squares = xp.sum(centered * centered, axis=0)
+        else:
+            total = float(xp.sum(row_weights))
+            if total > 0:
+                mean = (row_weights @ rows) / total
+            else:  # only zero weights: no mass, the mean is not used
+                mean = xp.zeros(n_features, dtype=xp.float64)
+            centered = rows - mean
+            scaled = centered * xp.sqrt(row_weights)[:, None]
+            group_squares = row_weights @ (centered * centered)
+        totals[group] = total
+        means[group] = to_numpy(mean)
+        squares[group] = to_numpy(group_squares)
+        if with_r:
+            r_factors[group] = _upper_r(np.asarray(to_numpy(scaled)), n_features)
+        if with_extremes:
+            minimums[group] = to_numpy(xp.min(rows, axis=0))
+            maximums[group] = to_numpy(xp.max(rows, axis=0))
+    return Moments(counts, totals, means, squares, r_factors, minimums, maximums)
+
+
+def _merge_moments(first: Moments, second: Moments) -> Moments:
+    """The moments of the union of two row sets (per group): Chan et al.'s pairwise update
+    for the means and squared deviations; for R, a QR of both R factors stacked with the
+    mean-difference row ``sqrt(w1 w2 / w) (m2 - m1)``, whose outer product is the scatter
+    the two means' difference adds (so no scatter matrix is ever formed)."""
+    weights = first.weights + second.weights
+    counts = first.counts + second.counts
+    safe = np.where(weights > 0, weights, 1.0)
+    delta = second.means - first.means
+    share = (second.weights / safe)[:, None]
+    means = first.means + delta * share
+    cross = (first.weights * second.weights / safe)[:, None]
+    squares = first.squares + second.squares + delta * delta * cross
+    r_factors = None
+    if first.r_factors is not None:
+        r_factors = np.empty_like(first.r_factors)
+        n_features = first.means.shape[1]
+        for group in range(weights.shape[0]):
+            correction = (np.sqrt(cross[group]) * delta[group])[None, :]
+            stacked = np.concatenate([first.r_factors[group], second.r_factors[group], correction])
+            r_factors[group] = _upper_r(stacked, n_features)
+    minimums = maximums = None
+    if first.minimums is not None:
+        minimums = np.minimum(first.minimums, second.minimums)
+        maximums = np.maximum(first.maximums, second.maximums)
+    return Moments(counts, weights, means, squares, r_factors, minimums, maximums)
+
+
+def grouped_moments(
+    X: Any,
+    codes: Any = None,
+    sample_weight: Any = None,
+    *,
+    n_groups: int = 1,
+    r_factor: bool = False,
+    extremes: bool = False,
+) -> Moments:
+    """Per-group weighted means, squared deviations (and optionally R factors and column
+    extremes) of the rows of X, host float64, in **one** pass: one computation of a Dask
+    array (per-block moments merged on the host, in block order), a direct computation on
+    an in-memory array (one block).
+
+    The R factor makes tall-and-skinny QR fits one pass: the SVD of R is that of the
+    centered data (PCA), least squares on centered ``[X, y]`` is least squares on its R
+    (linear models), the within-class R of LDA is the QR of the classes' R stacked.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+        Any namespace; each block's work runs in its own (NumPy, CuPy).
+    codes : array of shape (n_samples,) of ints in ``[0, n_groups)``, default=None
+        Each row's group (class index). None: one group, all the rows.
+    sample_weight : array of shape (n_samples,), default=None
+        Non-negative row weights. None: 1 for every row.
+    n_groups : int, default=1
+        Number of groups.
+    r_factor : bool, default=False
+        Also compute each group's R factor (:attr:`Moments.r_factors`).
+    extremes : bool, default=False
+        Also compute each group's column minimums and maximums.
+
+    Returns
+    -------
+    Moments
+    """
+    parts = map_row_blocks(
+        _moments_of_groups_block,
+        X,
+        codes,
+        sample_weight,
+        constants=(n_groups, r_factor, extremes),
+    )
+    merged = parts[0]
+    for part in parts[1:]:
+        merged = _merge_moments(merged, part)
+    return merged

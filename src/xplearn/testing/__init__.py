@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -21,9 +23,11 @@ from xplearn._xp import array_namespace, device_of, namespace_name, same_device,
 
 __all__ = [
     "Backend",
+    "DaskComputeCounter",
     "assert_allclose_xp",
     "assert_on_backend",
     "available_backends",
+    "count_dask_computes",
     "cuda_available",
     "skip_without_float64",
 ]
@@ -185,3 +189,43 @@ def assert_allclose_xp(
     np.testing.assert_allclose(
         to_numpy(actual), to_numpy(desired), rtol=rtol, atol=atol, err_msg=err_msg
     )
+
+
+class DaskComputeCounter:
+    """A Dask scheduler that counts the computations asked of it, then has ``get`` run
+    them (see :func:`count_dask_computes`).
+
+    Attributes
+    ----------
+    count : int
+        Computations so far.
+    """
+
+    def __init__(self, get: Callable[..., Any]):
+        self.get = get
+        self.count = 0
+
+    def __call__(self, graph: Any, keys: Any, **kwargs: Any) -> Any:
+        self.count += 1
+        return self.get(graph, keys, **kwargs)
+
+
+@contextmanager
+def count_dask_computes(get: Callable[..., Any] | None = None) -> Iterator[DaskComputeCounter]:
+    """Count every Dask computation started inside the block.
+
+    ``.compute()``, ``dask.compute``, ``np.asarray``, ``bool`` or ``float`` of a Dask
+    array: each is one computation, whatever its number of tasks. They run on ``get``: a
+    ``distributed.Client.get`` to run them on a cluster, Dask's synchronous scheduler by
+    default.
+
+    Yields
+    ------
+    DaskComputeCounter
+        Its ``count`` is the number of computations so far.
+    """
+    import dask
+
+    counter = DaskComputeCounter(dask.get if get is None else get)
+    with dask.config.set(scheduler=counter):
+        yield counter
