@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import numbers
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
 
+import numpy as np
+from array_api_compat import is_dask_array
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
 
-from xplearn._xp import device_of, move_to
+from xplearn._kernels._blocks import grouped_moments, map_row_blocks
+from xplearn._xp import device_of, move_to, numpy_namespace
 from xplearn._xp._ops import (
     eigh,
     flip_sign_rows,
+    is_lazy,
     materialize,
     orthonormal_basis,
     svd,
@@ -317,11 +323,18 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             Projected data, same namespace and device as X.
         """
         data = self._fit(X)
+        if is_lazy(data.xp):
+            return self.transform(X)  # lazy and blockwise, as transform on Dask
         return self._infer("transform", data.xp, data.X)
 
     def _fit(self, X):
         self._check_params()
-        data = validate_data(self, X, method="fit", reset=True, ensure_min_samples=2)
+        # A one-pass fit over Dask blocks checks X's finiteness inside that pass (no
+        # computation of its own); the multi-pass randomized one checks it up front, once.
+        one_pass = self._is_one_pass_on_dask(X)
+        data = validate_data(
+            self, X, method="fit", reset=True, ensure_min_samples=2, defer_finite_check=one_pass
+        )
         xp, device, X = data.xp, data.device, data.X
         compute, accumulate = data.dtypes.compute, data.dtypes.accumulate
         n_samples, n_features = X.shape
@@ -331,38 +344,69 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         solver = self._choose_solver(n_samples, n_features, n_components)
         self._check_n_components(n_components, solver, n_samples, n_features)
         self._fit_svd_solver = solver
+        # wide Dask data with the randomized solver (which transposes it) runs the generic
+        # array-API code below instead
+        if is_lazy(xp) and (solver != "randomized" or n_samples >= n_features):
+            self._fit_blocks(xp, X, solver, n_components, compute)
+            return data
 
         mean, _ = weighted_mean(xp, X, None, accumulate)
         centered = xp.astype(X, accumulate, copy=False) - mean
         dof = n_samples - 1
 
-        if solver == "full":
-            _, singular_values, vt = svd(xp, xp.astype(centered, compute, copy=False))
-            singular_values = xp.astype(singular_values, accumulate)
-            explained_variance = singular_values**2 / dof
-            total_variance = xp.sum(explained_variance)
-        elif solver == "covariance_eigh":
-            covariance = (centered.T @ centered) / dof
-            eigenvalues, eigenvectors = eigh(xp, covariance)
-            eigenvalues = xp.flip(eigenvalues, axis=0)
-            vt = xp.flip(eigenvectors, axis=1).T
-            # C is positive semi-definite: negative eigenvalues are rounding noise
-            zero = xp.asarray(0.0, dtype=eigenvalues.dtype, device=device)
-            explained_variance = xp.maximum(eigenvalues, zero)
-            singular_values = xp.sqrt(explained_variance * dof)
-            total_variance = xp.sum(explained_variance)
-        else:
+        if solver == "randomized":
             singular_values, vt = self._randomized_svd(
                 xp, device, xp.astype(centered, compute, copy=False), n_components
             )
             singular_values = xp.astype(singular_values, accumulate)
             explained_variance = singular_values**2 / dof
             total_variance = xp.sum(centered * centered) / dof
+        else:
+            singular_values, vt, explained_variance, total_variance = _spectrum(
+                xp, solver, centered, dof, bound, compute, accumulate
+            )
 
         vt, _ = flip_sign_rows(xp, xp.astype(vt, compute, copy=False))
-        mean, vt, explained_variance, singular_values, total_variance = materialize(
-            xp, mean, vt, explained_variance, singular_values, total_variance
+        n_components, fitted = self._select_components(
+            xp,
+            solver,
+            n_components,
+            bound,
+            accumulate,
+            (mean, vt, explained_variance, singular_values, total_variance),
         )
+        self._set_fitted(
+            materialize(xp, *(xp.astype(array, compute) for array in fitted)),
+            n_components,
+            n_samples,
+        )
+        return data
+
+    def _is_one_pass_on_dask(self, X: Any) -> bool:
+        """Whether fitting X makes one pass over Dask blocks (a solver other than
+        randomized), read from X's shape before validation; False for other inputs."""
+        if not is_dask_array(X) or getattr(X, "ndim", None) != 2:
+            return False
+        n_samples, n_features = X.shape
+        if math.isnan(n_samples) or math.isnan(n_features):
+            return False
+        n_components = min(X.shape) if self.n_components is None else self.n_components
+        return self._choose_solver(n_samples, n_features, n_components) != "randomized"
+
+    def _select_components(
+        self,
+        xp: ModuleType,
+        solver: str,
+        n_components: Any,
+        bound: int,
+        accumulate: Any,
+        spectrum: tuple[Any, ...],
+    ) -> tuple[int, tuple[Any, ...]]:
+        """The number of components kept and the fitted arrays (components, explained
+        variances and ratios, singular values, mean, noise variance), in ``accumulate``,
+        from the full spectrum: the step the in-memory and the Dask-block fits share."""
+        mean, vt, explained_variance, singular_values, total_variance = materialize(xp, *spectrum)
+        device = device_of(explained_variance)
         # constant data: ratios of 0 rather than scikit-learn's 0/0 = NaN (and warning)
         one = xp.asarray(1.0, dtype=accumulate, device=device)
         ratio = explained_variance / xp.where(total_variance > 0, total_variance, one)
@@ -388,21 +432,18 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             noise = xp.asarray(0.0, dtype=accumulate, device=device)
         # NumPy reductions give NumPy scalars; the attribute is a 0-d array everywhere
         noise = xp.asarray(noise, dtype=accumulate, device=device)
-
-        fitted = materialize(
-            xp,
-            *(
-                xp.astype(array, compute)
-                for array in (
-                    vt[:n_components, :],
-                    explained_variance[:n_components],
-                    ratio[:n_components],
-                    singular_values[:n_components],
-                    mean,
-                    noise,
-                )
-            ),
+        fitted = (
+            vt[:n_components, :],
+            explained_variance[:n_components],
+            ratio[:n_components],
+            singular_values[:n_components],
+            mean,
+            noise,
         )
+        return n_components, fitted
+
+    def _set_fitted(self, fitted: tuple[Any, ...], n_components: int, n_samples: int) -> None:
+        """Store the fitted arrays of :meth:`_select_components` (cast and materialized)."""
         (
             self.components_,
             self.explained_variance_,
@@ -413,29 +454,84 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         ) = fitted
         self.n_components_ = n_components
         self.n_samples_ = n_samples
-        return data
 
-    def _randomized_svd(self, xp: ModuleType, device: Any, A: Any, n_components: int):
-        """Singular values and right singular vectors (``S``, ``Vt``) of the centered data
-        by scikit-learn's ``_randomized_svd`` (Halko et al. 2009, algorithm 4.3)."""
-        n_samples, n_features = A.shape
-        n_random = n_components + self.n_oversamples
+    def _fit_blocks(self, xp: ModuleType, X: Any, solver: str, n_components: Any, compute: Any):
+        """``fit`` on a Dask array, over its row blocks (:func:`map_row_blocks`): each block
+        sends small host results (float64), merged and decomposed on the host, which then
+        runs the in-memory fit's last step (:meth:`_select_components`) in NumPy.
+
+        Computations: ``"full"`` and ``"covariance_eigh"`` make **one** (a tall-and-skinny
+        QR: the mean and the ``R`` of the centered data, whose SVD has the data's singular
+        values and right singular vectors, and ``R.T @ R / (n_samples - 1)`` is the
+        covariance; X's finiteness is checked in the same pass). ``"randomized"`` makes
+        ``n_iter + 1`` (:meth:`_randomized_svd_blocks`) after X's finiteness check.
+        """
+        host = numpy_namespace()
+        n_samples, n_features = X.shape
+        bound = min(n_samples, n_features)
+        dof = n_samples - 1
+        if solver == "randomized":
+            mean, squares, singular_values, vt = self._randomized_svd_blocks(
+                X, n_components, compute == xp.float32
+            )
+            explained_variance = singular_values**2 / dof
+            total_variance = np.asarray(squares / dof)
+        else:
+            moments = grouped_moments(X, r_factor=True)
+            mean = moments.means[0]
+            singular_values, vt, explained_variance, total_variance = _spectrum(
+                host, solver, moments.r_factors[0], dof, bound, np.float64, np.float64
+            )
+        vt, _ = flip_sign_rows(host, vt)
+        n_components, fitted = self._select_components(
+            host,
+            solver,
+            n_components,
+            bound,
+            np.float64,
+            (mean, vt, explained_variance, singular_values, total_variance),
+        )
+        dtype = np.dtype(compute)
+        # in-memory Dask arrays: no graph over X behind the attributes
+        self._set_fitted(
+            tuple(xp.asarray(np.asarray(array, dtype=dtype)) for array in fitted),
+            n_components,
+            n_samples,
+        )
+
+    def _randomized_settings(
+        self, n_samples: int, n_features: int, n_components: int
+    ) -> tuple[int, int, str]:
+        """Number of random vectors, of power iterations and the normalizer resolved."""
         n_iter = self.iterated_power
         if n_iter == "auto":
             n_iter = 7 if n_components < 0.1 * min(n_samples, n_features) else 4
         normalizer = self.power_iteration_normalizer
         if normalizer == "auto":
             normalizer = "none" if n_iter <= 2 else "QR"
+        return n_components + self.n_oversamples, n_iter, normalizer
+
+    def _test_matrix(self, n_rows: int, n_random: int, float32: bool) -> np.ndarray:
+        """The Gaussian test matrix, drawn on the host as scikit-learn draws it, so that
+        a random_state gives the same decomposition on every backend."""
+        random_state = check_random_state(self.random_state)
+        matrix = random_state.normal(size=(n_rows, n_random))
+        if float32:
+            matrix = matrix.astype("float32")  # on the host: the device may lack float64
+        return matrix
+
+    def _randomized_svd(self, xp: ModuleType, device: Any, A: Any, n_components: int):
+        """Singular values and right singular vectors (``S``, ``Vt``) of the centered data
+        by scikit-learn's ``_randomized_svd`` (Halko et al. 2009, algorithm 4.3)."""
+        n_samples, n_features = A.shape
+        n_random, n_iter, normalizer = self._randomized_settings(
+            n_samples, n_features, n_components
+        )
         transpose = n_samples < n_features
         if transpose:
             A = A.T
 
-        # The Gaussian test matrix is drawn on the host, as scikit-learn draws it, so that
-        # a random_state gives the same decomposition on every backend.
-        random_state = check_random_state(self.random_state)
-        Q = random_state.normal(size=(A.shape[1], n_random))
-        if A.dtype == xp.float32:
-            Q = Q.astype("float32")  # on the host: the device may lack float64
+        Q = self._test_matrix(A.shape[1], n_random, A.dtype == xp.float32)
         Q = xp.astype(move_to(Q, xp, device), A.dtype, copy=False)
 
         def normalize(matrix):
@@ -451,6 +547,39 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             # A = X.T, so X's right singular vectors are A's left ones
             return S[:n_components], (Q @ U_hat)[:, :n_components].T
         return S[:n_components], Vt[:n_components, :]
+
+    def _randomized_svd_blocks(self, X: Any, n_components: int, float32: bool):
+        """:meth:`_randomized_svd` of tall data over the row blocks of X: one computation
+        per power iteration and one for the final projection (``n_iter + 1``), each a
+        :func:`_sketch` giving, for the current ``Q``, the R factor of ``A @ Q`` and
+        ``A.T @ A @ Q`` (``A`` the centered data, centered exactly). The iterates span
+        the same subspaces as in memory (the result depends on nothing else), with
+        ``orth(A @ Q) = A @ Q @ W`` for the ``W`` of :func:`_orthonormalizer`.
+
+        Returns the mean, the total sum of squared deviations (host float64), ``S`` and
+        ``Vt``.
+        """
+        n_samples, n_features = X.shape
+        n_random, n_iter, normalizer = self._randomized_settings(
+            n_samples, n_features, n_components
+        )
+        host = numpy_namespace()
+        Q = self._test_matrix(n_features, n_random, float32).astype(np.float64)
+        for _ in range(n_iter):
+            sketch = _sketch(X, Q)
+            if normalizer == "none":
+                Q = sketch.gram_product  # A.T @ (A @ Q)
+                continue
+            W = _orthonormalizer(sketch.r_factor)
+            if W.shape[1]:  # else A is 0: no direction to refine
+                Q = orthonormal_basis(host, sketch.gram_product @ W)  # orth(A.T @ orth(A @ Q))
+        sketch = _sketch(X, Q)
+        W = _orthonormalizer(sketch.r_factor)
+        # orth(A @ Q).T @ A, padded with zero rows where A @ Q has a lower rank
+        projected = np.zeros((n_random, n_features))
+        projected[: W.shape[1]] = (sketch.gram_product @ W).T
+        _, S, Vt = np.linalg.svd(projected, full_matrices=False)
+        return sketch.mean, float(np.sum(sketch.squares)), S[:n_components], Vt[:n_components]
 
     # -- inference ----------------------------------------------------------------------
 
@@ -515,3 +644,122 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def _n_features_out(self):
         """Number of output features, for ``get_feature_names_out``."""
         return self.components_.shape[0]
+
+
+def _spectrum(
+    xp: ModuleType,
+    solver: str,
+    matrix: Any,
+    dof: int,
+    bound: int,
+    compute: Any,
+    accumulate: Any,
+) -> tuple[Any, Any, Any, Any]:
+    """Singular values, right singular vectors (rows), explained variances and total
+    variance of the ``"full"`` or ``"covariance_eigh"`` solver from ``matrix``: the
+    centered data, or the R factor of its QR decomposition (the Dask fit), which has the
+    same singular values, right singular vectors and ``matrix.T @ matrix``."""
+    if solver == "full":
+        _, singular_values, vt = svd(xp, xp.astype(matrix, compute, copy=False))
+        # the R of wide data has more rows than the data: its extra singular values are 0
+        singular_values = xp.astype(singular_values[:bound], accumulate)
+        explained_variance = singular_values**2 / dof
+        return singular_values, vt[:bound, :], explained_variance, xp.sum(explained_variance)
+    covariance = (matrix.T @ matrix) / dof
+    eigenvalues, eigenvectors = eigh(xp, covariance)
+    eigenvalues = xp.flip(eigenvalues, axis=0)
+    vt = xp.flip(eigenvectors, axis=1).T
+    # C is positive semi-definite: negative eigenvalues are rounding noise
+    zero = xp.asarray(0.0, dtype=eigenvalues.dtype, device=device_of(eigenvalues))
+    explained_variance = xp.maximum(eigenvalues, zero)
+    singular_values = xp.sqrt(explained_variance * dof)
+    return singular_values, vt, explained_variance, xp.sum(explained_variance)
+
+
+# ------------------------------------------------- randomized SVD over Dask row blocks
+
+
+@dataclass
+class _Sketch:
+    """What one pass of the blockwise randomized SVD gathers for a host matrix ``Q``
+    (``A`` the rows centered on their mean), host float64."""
+
+    count: int
+    mean: np.ndarray  # (n_features,)
+    squares: np.ndarray  # (n_features,) sums of squared deviations
+    r_factor: np.ndarray  # (k, k) upper triangular, R.T @ R = (A @ Q).T @ (A @ Q)
+    gram_product: np.ndarray  # (n_features, k): A.T @ A @ Q
+
+
+def _r_factor(rows: np.ndarray, size: int) -> np.ndarray:
+    """The (size, size) R of the QR decomposition of ``rows`` (zero rows below when
+    there are fewer rows than columns)."""
+    r_factor = np.zeros((size, size))
+    if rows.shape[0] and size:
+        computed = np.linalg.qr(rows, mode="r")
+        r_factor[: computed.shape[0]] = computed
+    return r_factor
+
+
+def _sketch_block(block: Any, test_matrix: np.ndarray) -> _Sketch | None:
+    """The :class:`_Sketch` of one row block (centered on its own mean), computed in the
+    block's namespace in float64; None for an empty block."""
+    from xplearn._xp import array_namespace, to_numpy
+
+    if block.shape[0] == 0:
+        return None
+    xp = array_namespace(block)
+    values = xp.astype(block, xp.float64)
+    mean = xp.mean(values, axis=0)
+    centered = values - mean
+    product = centered @ move_to(test_matrix, xp, device_of(block))
+    return _Sketch(
+        count=int(block.shape[0]),
+        mean=to_numpy(mean),
+        squares=to_numpy(xp.sum(centered * centered, axis=0)),
+        r_factor=_r_factor(np.asarray(to_numpy(product)), test_matrix.shape[1]),
+        gram_product=to_numpy(centered.T @ product),
+    )
+
+
+def _merge_sketches(first: _Sketch, second: _Sketch, test_matrix: np.ndarray) -> _Sketch:
+    """The sketch of the union of two row sets, exact: around the common mean, the
+    scatter gains ``w delta delta.T`` (``delta`` the means' difference, ``w = n1 n2 / n``,
+    Chan et al.), so ``A.T @ A @ Q`` gains ``w delta (delta @ Q)`` and R is the QR of
+    both R's stacked with the row ``sqrt(w) (delta @ Q)``."""
+    count = first.count + second.count
+    delta = second.mean - first.mean
+    weight = first.count * second.count / count
+    projected = delta @ test_matrix
+    stacked = np.concatenate(
+        [first.r_factor, second.r_factor, np.sqrt(weight) * projected[None, :]]
+    )
+    return _Sketch(
+        count=count,
+        mean=first.mean + delta * (second.count / count),
+        squares=first.squares + second.squares + weight * delta * delta,
+        r_factor=_r_factor(stacked, test_matrix.shape[1]),
+        gram_product=first.gram_product + second.gram_product + weight * np.outer(delta, projected),
+    )
+
+
+def _sketch(X: Any, test_matrix: np.ndarray) -> _Sketch:
+    """The :class:`_Sketch` of all of X for ``Q = test_matrix``: one computation."""
+    merged = None
+    for part in map_row_blocks(_sketch_block, X, constants=(test_matrix,)):
+        if part is not None:
+            merged = part if merged is None else _merge_sketches(merged, part, test_matrix)
+    return merged
+
+
+def _orthonormalizer(r_factor: np.ndarray) -> np.ndarray:
+    """``W`` (k, r) such that ``P @ W`` is an orthonormal basis of the range of any ``P``
+    whose R factor is ``r_factor``: ``V / sigma`` from the SVD ``R = U diag(sigma) V.T``,
+    over the singular values above ``sqrt(eps) * max(sigma)`` (the numerical rank: the
+    directions below, such as those of more random vectors than the data's rank, are
+    rounding noise, which ``1 / sigma`` would blow up)."""
+    _, sigma, vt = np.linalg.svd(r_factor)
+    if sigma.size == 0 or not sigma[0] > 0:
+        return np.zeros((r_factor.shape[0], 0))
+    keep = sigma > sigma[0] * np.sqrt(np.finfo(np.float64).eps)
+    return vt[keep].T / sigma[keep]
