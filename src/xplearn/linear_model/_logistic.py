@@ -17,6 +17,13 @@ matrix product for the linear predictor, the numerically stable log-sum-exp (sof
 two classes), and one matrix product for the gradient. Everything stays in the namespace
 and on the device of X; only a few scalars per evaluation reach the host, for the line
 search.
+
+On Dask, the same L-BFGS runs on the host (NumPy vectors of the accumulation dtype) and
+each evaluation is one computation (:class:`_BlockwiseLogisticLoss`): every row block
+evaluates its share of the objective and gradient with the in-memory
+:class:`_LogisticLoss`, in its own namespace, and the shares are added on the host, where
+the penalty joins them. The iterates, ``n_iter_`` and the solution are those of the
+in-memory fit, up to the rounding of the sums.
 """
 
 from __future__ import annotations
@@ -31,9 +38,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 
-from xplearn._xp import device_of, move_to, to_numpy
+from xplearn._kernels._blocks import map_row_blocks, to_host
+from xplearn._xp import array_namespace, device_of, move_to, numpy_namespace, to_numpy
 from xplearn._xp._onnx import row_max, softmax_rows
-from xplearn._xp._ops import materialize, to_scalar
+from xplearn._xp._ops import is_lazy, materialize, to_scalar
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.utils._labels import decode_labels, encode_labels, is_host_labels
 from xplearn.utils._optimize import minimize_lbfgs
@@ -168,6 +176,10 @@ class _LogisticLoss:
         ``s_i / sum(s)`` in the compute dtype; None for unit weights.
     l2 : float
         ``1 / (C * sum(s))``; 0 for no penalty.
+    n_total : int, default=None
+        Number of samples of the whole data set, whose ``1 / n_total`` scales the unit
+        weights; None: X's rows. (A row block of a larger data set gives its share of
+        the objective and gradient, see :func:`_loss_block`.)
     """
 
     def __init__(
@@ -181,6 +193,7 @@ class _LogisticLoss:
         fit_intercept: bool,
         compute: Any,
         accumulate: Any,
+        n_total: int | None = None,
     ):
         self.xp, self.X = xp, X
         self.n_samples, self.n_features = X.shape
@@ -191,7 +204,8 @@ class _LogisticLoss:
         self.l2 = l2
         self.weights = weights
         # unit weights: every per-sample term is scaled by 1/n instead
-        self.scale = 1.0 / self.n_samples if weights is None else None
+        n_total = self.n_samples if n_total is None else n_total
+        self.scale = 1.0 / n_total if weights is None else None
         device = device_of(X)
         if self.binary:
             self.target = xp.astype(codes, compute)
@@ -271,15 +285,126 @@ class _LogisticLoss:
             grad_coef = E @ X
             grad_intercept = xp.sum(xp.astype(E, acc, copy=False), axis=1)
         grad_coef = xp.astype(grad_coef, acc, copy=False)
-        if self.l2 > 0:
-            penalty = (0.5 * self.l2) * xp.sum(coef * coef)
-            # a (hi, lo) pair takes the small penalty into its low part
-            loss = (loss[0], loss[1] + penalty) if isinstance(loss, tuple) else loss + penalty
-            grad_coef = grad_coef + self.l2 * coef
-        grad = xp.reshape(grad_coef, (-1,))
-        if intercept is not None:
-            grad = xp.concat([grad, grad_intercept])
-        return loss, grad
+        if intercept is None:
+            grad_intercept = None
+        return _penalized(xp, loss, grad_coef, grad_intercept, coef, self.l2)
+
+
+def _penalized(
+    xp: ModuleType, loss: Any, grad_coef: Any, grad_intercept: Any | None, coef: Any, l2: float
+) -> tuple[Any, Any]:
+    """The data term's value and gradient plus the L2 penalty ``l2 / 2 * ||coef||^2``; the
+    gradient as one flat vector (coefficients row by row, then the intercepts, if any).
+
+    Shared by the in-memory objective and the blockwise one (on the host), so that both
+    add the penalty in the same way.
+    """
+    if l2 > 0:
+        penalty = (0.5 * l2) * xp.sum(coef * coef)
+        # a (hi, lo) pair takes the small penalty into its low part
+        loss = (loss[0], loss[1] + penalty) if isinstance(loss, tuple) else loss + penalty
+        grad_coef = grad_coef + l2 * coef
+    grad = xp.reshape(grad_coef, (-1,))
+    if grad_intercept is not None:
+        grad = xp.concat([grad, grad_intercept])
+    return loss, grad
+
+
+# ---------------------------------------------------------------------------------------
+# Training on Dask: the same objective, one computation per evaluation
+
+
+def _loss_block(
+    block: Any,
+    codes: Any,
+    weights: Any,
+    params: np.ndarray,
+    n_classes: int,
+    fit_intercept: bool,
+    n_total: int,
+    accumulate: str,
+) -> tuple[list[float], np.ndarray]:
+    """One row block's share of the unpenalized objective and of its gradient, on the host.
+
+    The block (a NumPy or CuPy chunk of X, compute dtype) runs the in-memory
+    :class:`_LogisticLoss` in its own namespace, with the host ``params`` moved there in
+    the accumulation dtype (named by ``accumulate``) and unit weights scaled by
+    ``1 / n_total``. Returns the parts of the value (Python floats whose sum it is) and
+    the gradient in float64.
+    """
+    xp = array_namespace(block)
+    n_params = (1 if n_classes == 2 else n_classes) * (block.shape[1] + int(fit_intercept))
+    if block.shape[0] == 0:  # an empty chunk adds nothing (and has no maximum to take)
+        return [], np.zeros(n_params)
+    acc = getattr(xp, accumulate)
+    loss = _LogisticLoss(
+        xp, block, codes, n_classes, weights, 0.0, fit_intercept, block.dtype, acc, n_total
+    )
+    local = xp.astype(move_to(params, xp, device_of(block)), acc)
+    value, grad = loss(local)
+    parts = value if isinstance(value, tuple) else (value,)
+    return [float(part) for part in parts], np.asarray(to_numpy(grad), dtype=np.float64)
+
+
+class _BlockwiseLogisticLoss:
+    """The objective of :class:`_LogisticLoss` over the row blocks of a Dask array, as a
+    function of host (NumPy) parameters: one computation per evaluation.
+
+    Each evaluation maps :func:`_loss_block` over the row blocks (:func:`map_row_blocks`,
+    one ``dask.compute``); the blocks' values are added on the host in exact (``fsum``)
+    double precision, their gradients in float64, and the penalty is added on the host
+    as in memory (:func:`_penalized`). The parameters, and so the whole L-BFGS state,
+    are NumPy arrays of the accumulation dtype.
+
+    Parameters
+    ----------
+    X : Dask array of shape (n_samples, n_features), compute dtype
+    codes : Dask array of shape (n_samples,)
+    n_classes : int
+    weights : Dask array of shape (n_samples,) or None
+        ``s_i / sum(s)`` in the compute dtype; None for unit weights.
+    l2 : float
+        ``1 / (C * sum(s))``; 0 for no penalty.
+    fit_intercept : bool
+    accumulate : numpy.dtype
+        The accumulation dtype (float32 or float64).
+    """
+
+    def __init__(self, X, codes, n_classes, weights, l2, fit_intercept, accumulate):
+        self.X, self.codes, self.weights = X, codes, weights
+        self.n_samples, self.n_features = X.shape
+        self.n_classes = n_classes
+        self.n_rows = 1 if n_classes == 2 else n_classes
+        self.l2, self.fit_intercept = l2, fit_intercept
+        self.accumulate = np.dtype(accumulate)
+
+    @property
+    def n_params(self) -> int:
+        return self.n_rows * (self.n_features + int(self.fit_intercept))
+
+    def split(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(coef (n_rows, n_features), intercept (n_rows,) or None)`` from the vector."""
+        n_coef = self.n_rows * self.n_features
+        coef = params[:n_coef].reshape(self.n_rows, self.n_features)
+        return coef, (params[n_coef:] if self.fit_intercept else None)
+
+    def __call__(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Objective (a float64 0-d array) and gradient (accumulation dtype) at ``params``."""
+        constants = (
+            params,
+            self.n_classes,
+            bool(self.fit_intercept),
+            self.n_samples,
+            self.accumulate.name,
+        )
+        results = map_row_blocks(_loss_block, self.X, self.codes, self.weights, constants=constants)
+        value = np.asarray(math.fsum(part for parts, _ in results for part in parts))
+        grad = np.sum([grad for _, grad in results], axis=0).astype(self.accumulate)
+        n_coef = self.n_rows * self.n_features
+        grad_coef = grad[:n_coef].reshape(self.n_rows, self.n_features)
+        grad_intercept = grad[n_coef:] if self.fit_intercept else None
+        coef, _ = self.split(params)
+        return _penalized(numpy_namespace(), value, grad_coef, grad_intercept, coef, self.l2)
 
 
 # ---------------------------------------------------------------------------------------
@@ -381,8 +506,10 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
     _capabilities: ClassVar[Capabilities] = Capabilities(
         fallbacks={
             "dask": (
-                "fit evaluates the loss and gradient once per L-BFGS evaluation (one "
-                "compute each); the small optimizer vectors are kept in memory"
+                "fit: one computation per L-BFGS evaluation (each row block adds its "
+                "share of the loss and gradient, the optimizer state stays on the host), "
+                "plus X's finiteness check, the classes (Dask labels) and the weight "
+                "total (with sample or class weights)"
             )
         },
         onnx_methods=("decision_function", "predict", "predict_proba", "predict_log_proba"),
@@ -475,17 +602,59 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
             else:
                 sums = xp.astype(sample_weight, accumulate) @ onehot
             return xp.sum(sums) / (n_classes * sums)
-        labels = to_numpy(classes).tolist()
-        weights = []
-        for label in labels:
-            weights.append(float(self.class_weight.get(label, 1.0)))
+        weights = self._dict_class_weights(to_numpy(classes).tolist(), prefix)
+        return xp.asarray(weights, dtype=accumulate, device=device)
+
+    def _dict_class_weights(self, labels: list, prefix: str) -> list[float]:
+        """The weight of each class of ``labels`` from a dict ``class_weight`` (1 if absent)."""
         unknown = [key for key in self.class_weight if key not in labels]
         if unknown:
             raise ValueError(
                 f"{prefix}class_weight has labels that are not classes of y: {unknown}; "
                 f"the classes are {labels}."
             )
-        return xp.asarray(weights, dtype=accumulate, device=device)
+        return [float(self.class_weight.get(label, 1.0)) for label in labels]
+
+    def _blockwise_weights(self, xp, device, classes, codes, sample_weight, accumulate, prefix):
+        """On Dask: the per-sample weights ``s_i`` (sample weight times class weight, a lazy
+        array of the accumulation dtype, or None) and their sum ``sum(s)``.
+
+        The class weights are found on the host from the per-class sums of the sample
+        weights (counts without them) and, for device labels, the classes' values, in one
+        computation, so that every later pass over the data is blockwise (no reduction over
+        all the rows left in the weights' graph); ``sum(s)`` is then ``sum_k weight_k *
+        sum_k``. Without class weights, ``sum(s)`` is one computation, none without weights.
+        """
+        n_samples, n_classes = codes.shape[0], classes.shape[0]
+        if self.class_weight is None:
+            if sample_weight is None:
+                return None, float(n_samples)
+            weights = xp.astype(sample_weight, accumulate)
+            return weights, float(to_host(xp.sum(weights))[0])
+        columns = xp.reshape(xp.arange(n_classes, device=device), (1, -1))
+        onehot = xp.astype(xp.reshape(codes, (-1, 1)) == columns, accumulate)
+        if sample_weight is None:
+            sums = xp.sum(onehot, axis=0)
+        else:
+            sums = xp.astype(sample_weight, accumulate) @ onehot
+        if is_host_labels(classes):
+            (sums,), labels = to_host(sums), classes
+        else:
+            sums, labels = to_host(sums, classes)
+        dtype = np.dtype(accumulate)
+        if isinstance(self.class_weight, str):  # "balanced", as in memory
+            sums = sums.astype(dtype)
+            class_weight = np.sum(sums) / (n_classes * sums)
+        else:
+            class_weight = np.asarray(
+                self._dict_class_weights(labels.tolist(), prefix), dtype=dtype
+            )
+        per_sample = xp.take(xp.asarray(class_weight, device=device), codes)
+        weights = per_sample
+        if sample_weight is not None:
+            weights = xp.astype(sample_weight, accumulate) * per_sample
+        total = math.fsum((class_weight.astype(np.float64) * sums).tolist())
+        return weights, total
 
     # -- fit ---------------------------------------------------------------------------
 
@@ -523,9 +692,14 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         compute, accumulate = data.dtypes.compute, data.dtypes.accumulate
         try:
             classes, codes = encode_labels(xp, device, data.y, prefix)
-            class_weight = self._class_weights(
-                xp, device, classes, codes, data.sample_weight, accumulate, prefix
-            )
+            if is_lazy(xp):
+                weights, weight_sum = self._blockwise_weights(
+                    xp, device, classes, codes, data.sample_weight, accumulate, prefix
+                )
+            else:
+                class_weight = self._class_weights(
+                    xp, device, classes, codes, data.sample_weight, accumulate, prefix
+                )
         except ValueError:
             # a failed fit must not leave an unfitted estimator looking fitted
             for name in ("n_features_in_", "feature_names_in_", "_fit_context"):
@@ -533,32 +707,41 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
             raise
         n_classes = classes.shape[0]
 
-        weights = data.sample_weight
-        if class_weight is not None:
-            per_sample = xp.take(class_weight, codes)
-            weights = per_sample if weights is None else xp.astype(weights, accumulate) * per_sample
-        if weights is None:
-            weight_sum = float(data.X.shape[0])
-            normalized = None
-        else:
-            weights = xp.astype(weights, accumulate)
-            total = xp.sum(weights)
-            weight_sum = to_scalar(total)
-            normalized = xp.astype(weights / weight_sum, compute)
+        if not is_lazy(xp):
+            weights = data.sample_weight
+            if class_weight is not None:
+                per_sample = xp.take(class_weight, codes)
+                weights = (
+                    per_sample if weights is None else xp.astype(weights, accumulate) * per_sample
+                )
+            if weights is None:
+                weight_sum = float(data.X.shape[0])
+            else:
+                weights = xp.astype(weights, accumulate)
+                weight_sum = to_scalar(xp.sum(weights))
+        normalized = None if weights is None else xp.astype(weights / weight_sum, compute)
         l2 = self._l2_strength() / weight_sum
 
-        loss = _LogisticLoss(
-            xp,
-            data.X,
-            codes,
-            n_classes,
-            normalized,
-            l2,
-            bool(self.fit_intercept),
-            compute,
-            accumulate,
-        )
-        x0 = xp.zeros((loss.n_params,), dtype=accumulate, device=device)
+        if is_lazy(xp):
+            # on Dask: the L-BFGS state on the host, one computation per evaluation, each
+            # row block adding its share of the objective (see _BlockwiseLogisticLoss)
+            loss = _BlockwiseLogisticLoss(
+                data.X, codes, n_classes, normalized, l2, bool(self.fit_intercept), accumulate
+            )
+            x0 = np.zeros((loss.n_params,), dtype=np.dtype(accumulate))
+        else:
+            loss = _LogisticLoss(
+                xp,
+                data.X,
+                codes,
+                n_classes,
+                normalized,
+                l2,
+                bool(self.fit_intercept),
+                compute,
+                accumulate,
+            )
+            x0 = xp.zeros((loss.n_params,), dtype=accumulate, device=device)
         result = minimize_lbfgs(
             loss,
             x0,
@@ -578,6 +761,16 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
             warnings.warn(message, ConvergenceWarning, stacklevel=2)
 
         coef, intercept = loss.split(result.x)
+        if is_lazy(xp):
+            # small in-memory-backed Dask arrays (no graph over X)
+            host_dtype = np.dtype(compute)
+            if intercept is None:
+                intercept = np.zeros((loss.n_rows,))
+            self.coef_ = xp.asarray(coef.astype(host_dtype))
+            self.intercept_ = xp.asarray(intercept.astype(host_dtype))
+            self.n_iter_ = xp.asarray(np.asarray([result.n_iter], dtype=np.int32))
+            self.classes_ = classes
+            return self
         if intercept is None:
             intercept = xp.zeros((loss.n_rows,), dtype=compute, device=device)
         self.coef_, self.intercept_ = materialize(
