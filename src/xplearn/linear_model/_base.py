@@ -10,6 +10,13 @@ Every linear model here solves its problem through one path::
 with ``f(s) = 1 / s`` (minimum-norm least squares, small singular values cut off as
 LAPACK's ``gelsd`` does) for :class:`LinearRegression` and ``f(s) = s / (s**2 + alpha)``
 for :class:`~xplearn.linear_model.Ridge`. The intercept is ``y_mean - x_mean @ coef``.
+
+On lazy (Dask) data the fit makes one pass: :func:`~xplearn._kernels._blocks.grouped_moments`
+gives the weighted means and the R factor of the centered, row-scaled ``[X | Y]``,
+``R = [[R11, R12], [0, R22]]`` (a TSQR, merged on the host). With ``[X | Y] = Q R``,
+``||X b - Y||`` is ``||R11 b - R12||`` plus a constant, so the same solver applied to
+the thin SVD of the small ``R11`` against ``R12`` gives the same coefficients, and the
+singular values of ``R11`` are those of X (:func:`_reduce_blocks`, :func:`_host_solve`).
 """
 
 from __future__ import annotations
@@ -19,11 +26,13 @@ import warnings
 from types import ModuleType
 from typing import Any, ClassVar, NamedTuple
 
+import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.exceptions import UndefinedMetricWarning
 
-from xplearn._xp import device_of
-from xplearn._xp._ops import materialize, svd, to_scalar, weighted_mean
+from xplearn._kernels._blocks import grouped_moments
+from xplearn._xp import device_of, numpy_namespace
+from xplearn._xp._ops import is_lazy, materialize, svd, to_scalar, weighted_mean
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.utils.validation import method_name, validate_data
 
@@ -116,6 +125,66 @@ def _spectral_solve(
     return coef.T, kept
 
 
+class _Reduced(NamedTuple):
+    """Training data reduced to their R factor by one pass (see :func:`_reduce_blocks`),
+    host float64."""
+
+    R11: np.ndarray  # (n_features, n_features): X = Q1 R11, same singular values as X
+    R12: np.ndarray  # (n_features, n_targets): Q1.T Y
+    x_mean: np.ndarray  # (n_features,) (zeros without an intercept)
+    y_mean: np.ndarray  # (n_targets,) (zeros without an intercept)
+    y_is_1d: bool
+    shape: tuple[int, int]  # (n_samples, n_features) of X
+
+
+def _reduce_blocks(xp: ModuleType, data: Any, fit_intercept: bool) -> _Reduced:
+    """The R factor of the (weighted) ``[X | Y]`` in one pass over lazy data.
+
+    :func:`grouped_moments` gives the R of the centered rows scaled by ``sqrt(weights)``
+    (what :func:`_preprocess` makes, then QR). Without an intercept the data must not be
+    centered: the mean adds ``W m m^T`` to the scatter matrix, so one QR of R stacked
+    with the row ``sqrt(W) m`` gives the R of the uncentered rows.
+    """
+    X, y = data.X, data.y
+    y_is_1d = y.ndim == 1
+    Y = xp.reshape(y, (-1, 1)) if y_is_1d else y
+    n_samples, n_features = X.shape
+    moments = grouped_moments(xp.concat([X, Y], axis=1), None, data.sample_weight, r_factor=True)
+    r_factor, mean = moments.r_factors[0], moments.means[0]
+    if not fit_intercept:
+        mean_row = np.sqrt(moments.weights[0]) * mean
+        r_factor = np.linalg.qr(np.concatenate([r_factor, mean_row[None, :]]), mode="r")
+        mean = np.zeros_like(mean)
+    return _Reduced(
+        R11=r_factor[:n_features, :n_features],
+        R12=r_factor[:n_features, n_features:],
+        x_mean=mean[:n_features],
+        y_mean=mean[n_features:],
+        y_is_1d=y_is_1d,
+        shape=(n_samples, n_features),
+    )
+
+
+def _host_solve(reduced: _Reduced, alpha: np.ndarray, rcond: float):
+    """:func:`_spectral_solve` on the host, on the thin SVD of ``R11`` against ``R12``.
+
+    ``R11 = U diag(s) Vt`` makes ``X = (Q1 U) diag(s) Vt`` a thin SVD of X (only its
+    first ``min(n_samples, n_features)`` singular values, as in memory: R11 of fewer
+    rows than columns has zero rows), and ``(Q1 U).T Y = U.T R12``.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_targets, n_features)
+    singular : ndarray of shape (min(n_samples, n_features),)
+    kept : ndarray of bool, the singular values used
+    """
+    npx = numpy_namespace()
+    U, s, Vt = np.linalg.svd(reduced.R11, full_matrices=False)
+    k = min(reduced.shape)
+    coef, kept = _spectral_solve(npx, U[:, :k], s[:k], Vt[:k], reduced.R12, alpha, rcond)
+    return np.asarray(coef), s[:k], np.asarray(kept)
+
+
 def _r2_score(xp: ModuleType, y_true: Any, y_pred: Any, weights: Any, dtype: Any) -> float:
     """R^2 averaged uniformly over targets, as :func:`sklearn.metrics.r2_score`.
 
@@ -151,7 +220,13 @@ class _LinearModel(XPEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEstim
     """Shared fit machinery, ``predict`` and ``score`` of the least-squares models."""
 
     _capabilities: ClassVar[Capabilities] = Capabilities(
-        fallbacks={"dask": "fit evaluates the small fitted arrays once (one compute)"},
+        fallbacks={
+            "dask": (
+                "fit makes one pass over the data (the R factor of [X | y], merged on the "
+                "host) and solves the small problem on the host"
+            )
+        },
+        lazy_fit=True,
         onnx_methods=("predict",),
     )
 
@@ -165,9 +240,28 @@ class _LinearModel(XPEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEstim
             )
 
     def _validate_fit(self, X: Any, y: Any, sample_weight: Any) -> Any:
+        # the fit on lazy data is one pass: X's finite check rides in it (no compute)
         return validate_data(
-            self, X, y, method="fit", reset=True, sample_weight=sample_weight, y_required=True
+            self,
+            X,
+            y,
+            method="fit",
+            reset=True,
+            sample_weight=sample_weight,
+            y_required=True,
+            defer_finite_check=True,
         )
+
+    def _set_host_solution(self, xp: ModuleType, data: Any, reduced: _Reduced, coef: Any):
+        """Set ``coef_`` and ``intercept_`` from a host solution (:func:`_host_solve`),
+        in scikit-learn's shapes, as small in-memory arrays of ``xp`` in the compute
+        dtype (the intercept as :meth:`_coef_intercept` makes it, in float64)."""
+        dtype = np.dtype(data.X.dtype)
+        intercept = reduced.y_mean - coef @ reduced.x_mean
+        if reduced.y_is_1d:
+            coef, intercept = coef[0], intercept.reshape(())
+        self.coef_ = xp.asarray(coef.astype(dtype))
+        self.intercept_ = xp.asarray(intercept.astype(dtype))
 
     @staticmethod
     def _coef_intercept(xp: ModuleType, data: Any, centered: _Centered, coef: Any):
@@ -310,6 +404,10 @@ class LinearRegression(_LinearModel):
     array for 1-D y and an array of zeros, not the float 0.0, when
     ``fit_intercept=False``.
 
+    On Dask arrays, ``fit`` makes one pass over the data: the R factor of the (centered,
+    weighted) ``[X | y]`` by blocks (a TSQR), then the same solve on its small leading
+    block on the host, in float64.
+
     Examples
     --------
     >>> import numpy as np
@@ -367,6 +465,8 @@ class LinearRegression(_LinearModel):
             )
         data = self._validate_fit(X, y, sample_weight)
         xp = data.xp
+        if is_lazy(xp):
+            return self._fit_blocks(xp, data, float(tol))
         centered = _preprocess(xp, data, self.fit_intercept)
         U, s, Vt = _thin_svd(xp, centered.X)
         rcond = max(float(tol), _rcond(xp.finfo(s.dtype).eps, centered.X.shape))
@@ -378,4 +478,21 @@ class LinearRegression(_LinearModel):
             xp, coef, intercept, s, rank
         )
         self.rank_ = int(to_scalar(rank))
+        return self
+
+    def _fit_blocks(self, xp: ModuleType, data: Any, tol: float) -> LinearRegression:
+        """``fit`` on lazy (Dask) data: one pass (:func:`_reduce_blocks`), then the
+        in-memory solver on the host, on ``R11`` against ``R12``. The cutoff uses the
+        machine precision of the compute dtype, as in memory, so the ranks agree.
+
+        Computations: 1, the pass (X's finite check runs inside it), plus validation's:
+        1 for y's finite check and 3 for an array of sample weights (finite,
+        non-negative, positive sum)."""
+        reduced = _reduce_blocks(xp, data, self.fit_intercept)
+        dtype = np.dtype(data.X.dtype)
+        rcond = max(tol, _rcond(float(np.finfo(dtype).eps), reduced.shape))
+        coef, singular, kept = _host_solve(reduced, np.zeros(1), rcond)
+        self._set_host_solution(xp, data, reduced, coef)
+        self.singular_ = xp.asarray(singular.astype(dtype))
+        self.rank_ = int(np.count_nonzero(kept))
         return self

@@ -7,13 +7,17 @@ from dataclasses import replace
 from types import ModuleType
 from typing import Any, ClassVar
 
-from xplearn._xp import is_array, move_to
-from xplearn._xp._ops import materialize
+import numpy as np
+
+from xplearn._xp import is_array, move_to, numpy_namespace
+from xplearn._xp._ops import is_lazy, materialize
 from xplearn.base import Capabilities
 from xplearn.linear_model._base import (
+    _host_solve,
     _LinearModel,
     _preprocess,
     _rcond,
+    _reduce_blocks,
     _spectral_solve,
     _thin_svd,
 )
@@ -94,6 +98,10 @@ class Ridge(_LinearModel):
     array for 1-D y and an array of zeros, not the float 0.0, when
     ``fit_intercept=False``; ``solver_`` is ``"svd"`` where scikit-learn would report
     ``"cholesky"``.
+
+    On Dask arrays, ``fit`` makes one pass over the data: the R factor of the (centered,
+    weighted) ``[X | y]`` by blocks (a TSQR), then the same SVD solve on its small
+    leading block on the host, in float64.
 
     Examples
     --------
@@ -219,6 +227,8 @@ class Ridge(_LinearModel):
         self._check_alpha_scalar()
         data = self._validate_fit(X, y, sample_weight)
         xp = data.xp
+        if is_lazy(xp):
+            return self._fit_blocks(xp, data)
         centered = _preprocess(xp, data, self.fit_intercept)
         alpha = self._alpha_array(xp, data.device, data.dtypes.compute, centered.Y.shape[1])
         U, s, Vt = _thin_svd(xp, centered.X)
@@ -226,6 +236,26 @@ class Ridge(_LinearModel):
         coef, _ = _spectral_solve(xp, U, s, Vt, centered.Y, alpha, rcond)
         coef, intercept = self._coef_intercept(xp, data, centered, coef)
         self.coef_, self.intercept_ = materialize(xp, coef, intercept)
+        self.n_iter_ = None
+        self.solver_ = "svd"
+        return self
+
+    def _fit_blocks(self, xp: ModuleType, data: Any) -> Ridge:
+        """``fit`` on lazy (Dask) data: one pass (:func:`_reduce_blocks`), then the
+        in-memory SVD solver on the host, on ``R11`` against ``R12``: ``R11.T R11`` is
+        ``X.T X`` (weighted, centered), so this solves the same normal equations
+        ``(X.T X + alpha I) w = X.T y`` without forming them. ``alpha`` is read on the
+        host.
+
+        Computations: 1, the pass (X's finite check runs inside it), plus validation's:
+        1 for y's finite check and 3 for an array of sample weights (finite,
+        non-negative, positive sum), and 1 for ``alpha`` given as a Dask array."""
+        reduced = _reduce_blocks(xp, data, self.fit_intercept)
+        n_targets = reduced.R12.shape[1]
+        alpha = self._alpha_array(numpy_namespace(), "cpu", np.float64, n_targets)
+        eps = float(np.finfo(np.dtype(data.X.dtype)).eps)
+        coef, _, _ = _host_solve(reduced, np.asarray(alpha), _rcond(eps, reduced.shape))
+        self._set_host_solution(xp, data, reduced, coef)
         self.n_iter_ = None
         self.solver_ = "svd"
         return self

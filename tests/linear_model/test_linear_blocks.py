@@ -1,0 +1,199 @@
+"""LinearRegression and Ridge on Dask arrays: one pass over the data (the R factor of
+``[X | y]``), the in-memory solver on the host, the in-memory NumPy results."""
+
+import numpy as np
+import pytest
+import sklearn.linear_model as sklm
+
+from xplearn.linear_model import LinearRegression, Ridge
+from xplearn.testing import count_dask_computes
+
+da = pytest.importorskip("dask.array")
+
+#: Uneven row blocks (one of them empty) and split column chunks.
+CHUNKS = ((700, 0, 550, 750), (3, 3))
+#: Computations of fit on Dask data: the pass over [X | y] (X's finiteness is checked
+#: inside it), plus what validate_data computes eagerly: y's finiteness, and the sample
+#: weights' three checks (finite, non-negative, positive sum).
+PASS, Y_CHECK, WEIGHT_CHECKS = 1, 1, 3
+ESTIMATORS = pytest.mark.parametrize("estimator", [LinearRegression, Ridge])
+DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+
+
+def _make_data(n_targets=None, seed=0, n_samples=2000, n_features=6):
+    """Offset, correlated features, a non-zero intercept, positive weights with zeros."""
+    rng = np.random.default_rng(seed)
+    mixing = np.eye(n_features) + 0.3 * rng.standard_normal((n_features, n_features))
+    X = rng.standard_normal((n_samples, n_features)) @ mixing + rng.uniform(-5, 5, n_features)
+    shape = (n_features,) if n_targets is None else (n_features, n_targets)
+    noise = 0.1 * rng.standard_normal((n_samples,) if n_targets is None else (n_samples, n_targets))
+    y = X @ rng.uniform(-2, 2, shape) + 1.5 + noise
+    weights = rng.uniform(0, 3, n_samples) * (rng.uniform(size=n_samples) > 0.1)
+    return X, y, weights
+
+
+def _lazy(X, y, weights, chunks=CHUNKS):
+    """Dask copies, y and the weights cut differently from X's rows."""
+    return (
+        da.from_array(X, chunks=chunks),
+        da.from_array(y, chunks=(300,) + y.shape[1:]),
+        None if weights is None else da.from_array(weights, chunks=900),
+    )
+
+
+def _tolerance(dtype):
+    # float64: the same math (SVD of R11 vs SVD of the centered X); float32: the lazy path
+    # solves in float64, the in-memory one in float32
+    return {"rtol": 1e-10, "atol": 1e-10} if dtype == np.float64 else {"rtol": 1e-4, "atol": 1e-4}
+
+
+def _assert_in_memory_backed(model, names):
+    for name in names:
+        value = getattr(model, name)
+        assert isinstance(value, da.Array), name
+        assert len(value.__dask_graph__().layers) == 1, f"{name} is a graph over the data"
+
+
+def _assert_same_fit(got, expected, dtype, names):
+    for name in names:
+        value, reference = getattr(got, name), getattr(expected, name)
+        assert value.dtype == reference.dtype, name
+        assert value.shape == reference.shape, name
+        np.testing.assert_allclose(np.asarray(value), reference, err_msg=name, **_tolerance(dtype))
+
+
+def _fitted_arrays(estimator):
+    return (
+        ("coef_", "intercept_", "singular_")
+        if estimator is LinearRegression
+        else (
+            "coef_",
+            "intercept_",
+        )
+    )
+
+
+@ESTIMATORS
+@DTYPES
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("n_targets", [None, 3], ids=["1d", "3targets"])
+def test_dask_fit_equals_numpy_fit(estimator, dtype, fit_intercept, weighted, n_targets):
+    X, y, weights = _make_data(n_targets)
+    X, y, weights = X.astype(dtype), y.astype(dtype), weights.astype(dtype)
+    weights = weights if weighted else None
+    params = {"fit_intercept": fit_intercept}
+    if estimator is Ridge and n_targets:
+        params["alpha"] = np.array([0.1, 10.0, 1000.0])  # one penalty per target
+    expected = estimator(**params).fit(X, y, sample_weight=weights)
+    X_lazy, y_lazy, weights_lazy = _lazy(X, y, weights)
+    with count_dask_computes() as counter:
+        got = estimator(**params).fit(X_lazy, y_lazy, sample_weight=weights_lazy)
+    assert counter.count == PASS + Y_CHECK + (WEIGHT_CHECKS if weighted else 0)
+    names = _fitted_arrays(estimator)
+    _assert_in_memory_backed(got, names)
+    _assert_same_fit(got, expected, dtype, names)
+    assert got.n_features_in_ == expected.n_features_in_
+    if estimator is LinearRegression:
+        assert got.rank_ == expected.rank_ == X.shape[1]
+    else:
+        assert got.n_iter_ is None
+        assert got.solver_ == expected.solver_
+    prediction = got.predict(X_lazy)
+    assert isinstance(prediction, da.Array)
+    np.testing.assert_allclose(
+        prediction.compute(), expected.predict(X), **_tolerance(dtype), err_msg="predict"
+    )
+
+
+@ESTIMATORS
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n_targets", [None, 2], ids=["1d", "2targets"])
+def test_dask_fit_equals_scikit_learn(estimator, fit_intercept, n_targets):
+    X, y, weights = _make_data(n_targets, seed=3)
+    params = {"fit_intercept": fit_intercept}
+    expected = getattr(sklm, estimator.__name__)(**params).fit(X, y, sample_weight=weights)
+    got = estimator(**params).fit(*_lazy(X, y, weights))
+    for name in ("coef_", "intercept_"):
+        np.testing.assert_allclose(
+            np.asarray(getattr(got, name)), getattr(expected, name), rtol=1e-8, atol=1e-10
+        )
+
+
+@DTYPES
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_rank_deficient_linear_regression(dtype, fit_intercept):
+    """Duplicated and linearly dependent columns: the minimum-norm solution, the numerical
+    rank and the singular values of the in-memory fit and of scikit-learn's."""
+    X, y, weights = _make_data(seed=5, n_features=4)
+    # a copy and an affine combination: rank 4 centered, 5 uncentered
+    X = np.column_stack([X, X[:, 0], X[:, 1] - 2.0 * X[:, 2] + 3.0])
+    X, y, weights = X.astype(dtype), y.astype(dtype), weights.astype(dtype)
+    expected = LinearRegression(fit_intercept=fit_intercept).fit(X, y, sample_weight=weights)
+    got = LinearRegression(fit_intercept=fit_intercept).fit(*_lazy(X, y, weights))
+    assert got.rank_ == expected.rank_ == (4 if fit_intercept else 5)
+    # the singular values cut off are noise (in float32, of size eps * s.max())
+    kept = expected.rank_
+    np.testing.assert_allclose(
+        np.asarray(got.singular_)[:kept], expected.singular_[:kept], **_tolerance(dtype)
+    )
+    _assert_same_fit(got, expected, dtype, ("coef_", "intercept_"))
+    if dtype == np.float64:
+        reference = sklm.LinearRegression(fit_intercept=fit_intercept).fit(
+            X, y, sample_weight=weights
+        )
+        assert got.rank_ == reference.rank_
+        np.testing.assert_allclose(np.asarray(got.coef_), reference.coef_, rtol=1e-8)
+        np.testing.assert_allclose(np.asarray(got.intercept_), reference.intercept_, rtol=1e-8)
+        np.testing.assert_allclose(
+            np.asarray(got.singular_)[:kept], reference.singular_[:kept], rtol=1e-8
+        )
+
+
+@ESTIMATORS
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_fewer_samples_than_features(estimator, fit_intercept):
+    X, y, weights = _make_data(seed=7, n_samples=30, n_features=40)
+    expected = estimator(fit_intercept=fit_intercept).fit(X, y, sample_weight=weights)
+    got = estimator(fit_intercept=fit_intercept).fit(
+        *_lazy(X, y, weights, chunks=((10, 0, 20), (25, 15)))
+    )
+    _assert_same_fit(got, expected, np.float64, _fitted_arrays(estimator))
+    if estimator is LinearRegression:
+        assert got.rank_ == expected.rank_
+
+
+def test_ridge_penalties_as_dask_array_cost_one_compute():
+    X, y, _ = _make_data(n_targets=2, seed=9)
+    alpha = np.array([0.5, 50.0])
+    expected = Ridge(alpha=alpha).fit(X, y)
+    X_lazy, y_lazy, _ = _lazy(X, y, None)
+    with count_dask_computes() as counter:
+        got = Ridge(alpha=da.from_array(alpha)).fit(X_lazy, y_lazy)
+    assert counter.count == PASS + Y_CHECK + 1
+    _assert_same_fit(got, expected, np.float64, ("coef_", "intercept_"))
+    with pytest.raises(ValueError, match=r"Ridge\.fit\(\): Number of targets"):
+        Ridge(alpha=np.ones(3)).fit(X_lazy, y_lazy)
+    with pytest.raises(ValueError, match=r"Ridge\.fit\(\): alpha must be non-negative"):
+        Ridge(alpha=np.array([1.0, -1.0])).fit(X_lazy, y_lazy)
+
+
+@ESTIMATORS
+def test_nan_in_one_block_raises_the_usual_error(estimator):
+    X, y, _ = _make_data()
+    X[1500, 4] = np.nan  # in the last row block
+    X_lazy, y_lazy, _ = _lazy(X, y, None)
+    message = rf"{estimator.__name__}\.fit\(\): Input X contains NaN"
+    with pytest.raises(ValueError, match=message):
+        estimator().fit(X_lazy, y_lazy)
+    X, y, _ = _make_data()
+    y[10] = np.inf
+    with pytest.raises(ValueError, match=rf"{estimator.__name__}\.fit\(\): Input y contains"):
+        estimator().fit(*_lazy(X, y, None)[:2])
+
+
+@ESTIMATORS
+def test_positive_raises_on_dask(estimator):
+    X, y, _ = _make_data()
+    with pytest.raises(NotImplementedError, match=rf"{estimator.__name__}\.fit\(\): positive"):
+        estimator(positive=True).fit(*_lazy(X, y, None)[:2])
