@@ -8,6 +8,7 @@ import warnings
 from types import ModuleType
 from typing import Any, ClassVar
 
+import numpy as np
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -15,7 +16,15 @@ from sklearn.base import (
     TransformerMixin,
 )
 
-from xplearn._xp import device_of, move_to, numpy_namespace, supports_float64, to_numpy
+from xplearn._kernels._blocks import Moments, _group_part, grouped_moments, map_row_blocks
+from xplearn._xp import (
+    array_namespace,
+    device_of,
+    move_to,
+    numpy_namespace,
+    supports_float64,
+    to_numpy,
+)
 from xplearn._xp._onnx import row_max, softmax_rows
 from xplearn._xp._ops import eigh, flip_sign_rows, is_lazy, materialize, svd, to_scalar
 from xplearn.base import Capabilities, XPEstimatorMixin
@@ -191,6 +200,13 @@ for "eigen"
     as in scikit-learn. The inference methods are free of data-dependent Python control
     flow.
 
+    On Dask arrays, ``fit`` makes one pass over X (one computation, which also checks X
+    for NaN and infinity): per row block, each class's count, mean, squared deviations
+    and the R factor of its centered rows, merged on the host; the solvers then work on
+    these small matrices. ``shrinkage="auto"`` makes a second pass (the Ledoit-Wolf
+    amount needs a fourth moment of the standardized classes), and labels given as a
+    Dask array one more computation, to find the classes.
+
     Examples
     --------
     >>> import numpy as np
@@ -204,11 +220,13 @@ for "eigen"
     _capabilities: ClassVar[Capabilities] = Capabilities(
         fallbacks={
             "dask": (
-                "fit computes the class statistics once; the small matrices "
-                "(n_features x n_features, n_classes x n_features) are decomposed on the "
-                "host and the fitted attributes are in-memory Dask arrays"
+                "fit makes one pass over X for the class statistics (counts, means, "
+                "centered R factors; a second one with shrinkage='auto'); the small "
+                "matrices (n_features x n_features, n_classes x n_features) are "
+                "decomposed on the host and the fitted attributes are in-memory Dask arrays"
             ),
         },
+        lazy_fit=True,
         onnx_methods=(
             "predict",
             "predict_proba",
@@ -292,7 +310,7 @@ for "eigen"
                 f"store_covariance={self.store_covariance!r}."
             )
 
-    def _fit_priors(self, xp, device, counts, n_samples, dtype, prefix):
+    def _fit_priors(self, xp, device, counts, n_samples, dtype, prefix, stacklevel=4):
         n_classes = counts.shape[0]
         if self.priors is None:
             return counts / n_samples
@@ -307,7 +325,9 @@ for "eigen"
             raise ValueError(f"{prefix}priors must not all be zero.")
         if bool(xp.abs(total - 1.0) > 1e-5):
             warnings.warn(
-                f"{prefix}The priors do not sum to 1. Renormalizing", UserWarning, stacklevel=4
+                f"{prefix}The priors do not sum to 1. Renormalizing",
+                UserWarning,
+                stacklevel=stacklevel,
             )
             priors = priors / total
         return priors
@@ -353,6 +373,8 @@ for "eigen"
             y_required=True,
             y_kind="labels",
             ensure_min_samples=2,
+            # on Dask, the fit's pass over X checks it too (no computation of its own)
+            defer_finite_check=True,
         )
         xp, device = data.xp, data.device
         compute, accumulate = data.dtypes.compute, data.dtypes.accumulate
@@ -374,6 +396,9 @@ for "eigen"
         self._max_components = (
             max_components if self.n_components is None else int(self.n_components)
         )
+
+        if is_lazy(xp):
+            return self._fit_blocks(xp, data.X, encoded, compute, prefix)
 
         X = xp.astype(data.X, accumulate, copy=False)
         # Shift by the first row: a constant feature is then exactly 0 once centered (so
@@ -402,20 +427,81 @@ for "eigen"
             priors=priors,
         )
         solve = self._solve_svd if self.solver == "svd" else self._solve_covariance
-        fitted = solve(stats)
-
-        means = shifted_means + shift
-        fitted["means_"] = means
-        fitted["priors_"] = priors
-        if n_classes == 2:
-            coef, intercept = fitted["coef_"], fitted["intercept_"]
-            fitted["coef_"] = coef[1:2, :] - coef[0:1, :]
-            fitted["intercept_"] = intercept[1:2] - intercept[0:1]
+        fitted = _with_class_attributes(solve(stats), shifted_means + shift, priors)
         names = list(fitted)
         values = [_stored(xp, device, fitted[name], compute) for name in names]
         for name, value in zip(names, materialize(xp, *values), strict=True):
             setattr(self, name, value)
         self.classes_ = classes
+        self._n_features_out = self._max_components
+        return self
+
+    def _fit_blocks(self, xp, X, encoded, compute, prefix):
+        """``fit`` on a lazy (Dask) array, from blockwise class statistics.
+
+        One pass over X (:func:`grouped_moments`, one computation; X's finiteness is
+        checked inside it) gives each class's count, mean, squared deviations, centered
+        R factor (``R.T @ R`` its scatter matrix) and column extremes, host float64. Every
+        solver then works on the host with these small matrices and shares its final
+        step with the in-memory fit: ``"svd"`` takes the SVD of the classes' R factors
+        stacked (that of the class-centered data), scaled by the within-class standard
+        deviations; ``"lsqr"`` and ``"eigen"`` form the covariance matrices from the R
+        factors. ``shrinkage="auto"`` makes a second pass, for the fourth moments of the
+        standardized classes that the Ledoit-Wolf amount needs.
+
+        Computations: 1, plus 1 with ``shrinkage="auto"``, plus the 1 that
+        :func:`encode_labels` made earlier for labels given as a Dask array.
+        """
+        hxp = numpy_namespace()
+        n_samples = X.shape[0]
+        n_classes = encoded.classes.shape[0]
+        moments = _exact_constant_features(
+            grouped_moments(X, encoded.codes, n_groups=n_classes, r_factor=True, extremes=True)
+        )
+        counts = moments.counts.astype(np.float64)
+        priors = self._fit_priors(
+            hxp, device_of(counts), counts, n_samples, hxp.float64, prefix, stacklevel=5
+        )
+        means = moments.means
+        scatters = np.einsum("kij,kil->kjl", moments.r_factors, moments.r_factors)
+        if self.solver == "svd":
+            fitted: dict[str, Any] = {}
+            if self.store_covariance:
+                fitted["covariance_"] = _within_covariance_of_moments(
+                    moments, scatters, priors, None
+                )
+            std = np.sqrt(np.sum(moments.squares, axis=0) / n_samples)
+            std = np.where(std == 0, 1.0, std)
+            # the stacked R factors have the class-centered data's singular values and
+            # right singular vectors (their Gram matrix is its scatter matrix)
+            stacked = np.reshape(moments.r_factors, (-1, moments.r_factors.shape[2]))
+            S, Vt = _thin_svd(hxp, (stacked / std) * math.sqrt(1.0 / n_samples))
+            fitted.update(self._svd_solution(hxp, std, S, Vt, means, priors, n_samples))
+        else:
+            fourth = pooled_fourth = None
+            pooled = moments.pooled() if self.solver == "eigen" else None
+            if self.shrinkage == "auto":
+                fourth, pooled_fourth = _standardized_fourth_moments(
+                    X, encoded.codes, moments, pooled
+                )
+            within = _within_covariance_of_moments(
+                moments, scatters, priors, self.shrinkage, fourth
+            )
+            total = None
+            if pooled is not None:
+                total = _covariance_of_moments(
+                    pooled,
+                    pooled.r_factors[0].T @ pooled.r_factors[0],
+                    self.shrinkage,
+                    None if pooled_fourth is None else pooled_fourth[0],
+                )
+            fitted = self._covariance_solution(hxp, within, total, means, priors)
+        fitted = _with_class_attributes(fitted, means, priors)
+        dtype = np.dtype(compute)
+        for name, value in fitted.items():
+            # small in-memory Dask arrays, not graphs over X
+            setattr(self, name, xp.asarray(np.asarray(value).astype(dtype)))
+        self.classes_ = encoded.classes
         self._n_features_out = self._max_components
         return self
 
@@ -473,6 +559,7 @@ for "eigen"
         xp = stats.xp
         sxp = _small_namespace(xp)
         within = self._within_covariance(stats, self.shrinkage)
+        total = None
         if self.solver == "eigen":
             total = self._total_covariance(stats, self.shrinkage)
             within, total, means, priors = _to_small(
@@ -482,31 +569,36 @@ for "eigen"
             within, means, priors = _to_small(
                 sxp, xp, within, stats.shifted_means + stats.shift, stats.priors
             )
-        whitening = _whitening(sxp, within)
+        return self._covariance_solution(sxp, within, total, means, priors)
+
+    def _covariance_solution(self, xp, within, total, means, priors) -> dict[str, Any]:
+        """The small step of the ``"lsqr"`` and ``"eigen"`` solvers, shared by the
+        in-memory and the blockwise fits: from the within-class (and, for ``"eigen"``,
+        total) covariance matrices, the class means and priors to the fitted arrays."""
+        whitening = _whitening(xp, within)
         fitted: dict[str, Any] = {"covariance_": within}
         if self.solver == "eigen":
             between = total - within
             reduced = whitening.T @ between @ whitening
             reduced = (reduced + reduced.T) / 2.0
-            values, vectors = eigh(sxp, reduced)
-            values = sxp.flip(values, axis=0)
-            vectors = whitening @ sxp.flip(vectors, axis=1)
-            fitted["explained_variance_ratio_"] = (values / sxp.sum(values))[
+            values, vectors = eigh(xp, reduced)
+            values = xp.flip(values, axis=0)
+            vectors = whitening @ xp.flip(vectors, axis=1)
+            fitted["explained_variance_ratio_"] = (values / xp.sum(values))[
                 : min(self._max_components, values.shape[0])
             ]
-            fitted["scalings_"] = _flip_columns(sxp, vectors)
+            fitted["scalings_"] = _flip_columns(xp, vectors)
         # coef_ = means @ covariance^+ (scipy's lstsq solution, and the eigen solver's
         # means @ V @ V.T for V the generalized eigenvectors)
         coef = (means @ whitening) @ whitening.T
         fitted["coef_"] = coef
-        fitted["intercept_"] = -0.5 * sxp.sum(means * coef, axis=1) + _safe_log(sxp, priors)
+        fitted["intercept_"] = -0.5 * xp.sum(means * coef, axis=1) + _safe_log(xp, priors)
         return fitted
 
     def _solve_svd(self, stats) -> dict[str, Any]:
         xp, device, compute, acc = stats.xp, stats.device, stats.compute, stats.accumulate
         sxp = _small_namespace(xp)
         n_samples = stats.centered.shape[0]
-        n_classes = stats.counts.shape[0]
         fitted: dict[str, Any] = {}
         if self.store_covariance:
             fitted["covariance_"] = self._within_covariance(stats, None)
@@ -525,23 +617,33 @@ for "eigen"
             sxp, xp, std, S, Vt, stats.shifted_means + stats.shift, stats.priors
         )
         S, Vt = sxp.astype(S, acc), sxp.astype(Vt, acc)
-        rank = int(to_scalar(sxp.sum(sxp.astype(self.tol < S, sxp.int32))))
+        fitted.update(self._svd_solution(sxp, std, S, Vt, means, priors, n_samples))
+        return fitted
+
+    def _svd_solution(self, xp, std, S, Vt, means, priors, n_samples) -> dict[str, Any]:
+        """The small step of the ``"svd"`` solver, shared by the in-memory and the
+        blockwise fits: from the within-class standard deviations ``std`` and the SVD
+        ``(S, Vt)`` of the class-centered data scaled by ``1 / (std * sqrt(n_samples))``,
+        the class means and priors to the fitted arrays."""
+        n_classes = means.shape[0]
+        fitted: dict[str, Any] = {}
+        rank = int(to_scalar(xp.sum(xp.astype(self.tol < S, xp.int32))))
         scalings = (Vt[:rank, :] / std).T / S[:rank]
 
         # 3) between-class scaling: SVD of the scaled, prior-weighted class centers
         xbar = priors @ means
         factor = 1.0 / (n_classes - 1)
-        centers = sxp.sqrt((n_samples * priors) * factor)[:, None] * (means - xbar)
-        S, Vt = _thin_svd(sxp, centers @ scalings)
+        centers = xp.sqrt((n_samples * priors) * factor)[:, None] * (means - xbar)
+        S, Vt = _thin_svd(xp, centers @ scalings)
         squares = S * S
-        fitted["explained_variance_ratio_"] = (squares / sxp.sum(squares))[
+        fitted["explained_variance_ratio_"] = (squares / xp.sum(squares))[
             : min(self._max_components, squares.shape[0])
         ]
         threshold = self.tol * S[0]
-        rank = int(to_scalar(sxp.sum(sxp.astype(threshold < S, sxp.int32))))
-        scalings = _flip_columns(sxp, scalings @ Vt.T[:, :rank])
+        rank = int(to_scalar(xp.sum(xp.astype(threshold < S, xp.int32))))
+        scalings = _flip_columns(xp, scalings @ Vt.T[:, :rank])
         coef = (means - xbar) @ scalings
-        intercept = -0.5 * sxp.sum(coef * coef, axis=1) + _safe_log(sxp, priors)
+        intercept = -0.5 * xp.sum(coef * coef, axis=1) + _safe_log(xp, priors)
         coef = coef @ scalings.T
         fitted["intercept_"] = intercept - xbar @ coef.T
         fitted["coef_"] = coef
@@ -699,6 +801,147 @@ class _Statistics:
         self.__dict__.update(values)
 
 
+def _with_class_attributes(fitted: dict[str, Any], means: Any, priors: Any) -> dict[str, Any]:
+    """The solver's arrays with ``means_`` and ``priors_``; for two classes, ``coef_`` and
+    ``intercept_`` become the second class's minus the first's (one score column)."""
+    fitted["means_"] = means
+    fitted["priors_"] = priors
+    if means.shape[0] == 2:
+        coef, intercept = fitted["coef_"], fitted["intercept_"]
+        fitted["coef_"] = coef[1:2, :] - coef[0:1, :]
+        fitted["intercept_"] = intercept[1:2] - intercept[0:1]
+    return fitted
+
+
+# -- blockwise fit: the solvers' statistics from grouped moments (host, float64) ----------
+
+
+def _exact_constant_features(moments: Moments) -> Moments:
+    """``moments`` with the columns that are constant within a class made exact: zero
+    deviations and R-factor column, the constant itself as the mean. The in-memory fit
+    gets this from its shift by the first row (a feature constant over the data is then
+    exactly 0); block means are only rounded, and the ``"svd"`` solver divides by the
+    standard deviations, which would turn their rounding noise into a direction."""
+    constant = moments.minimums == moments.maximums  # (n_classes, n_features)
+    moments.squares = np.where(constant, 0.0, moments.squares)
+    moments.means = np.where(constant, moments.minimums, moments.means)
+    moments.r_factors = np.where(constant[:, None, :], 0.0, moments.r_factors)
+    return moments
+
+
+def _covariance_of_moments(
+    moments: Moments, scatter: np.ndarray, shrinkage: Any, fourth: float | None = None
+) -> np.ndarray:
+    """scikit-learn's ``_cov(X, shrinkage)`` of the rows of a one-group ``moments`` with
+    scatter matrix ``scatter``: the biased covariance, shrunk by a fixed amount or, for
+    ``"auto"``, by Ledoit-Wolf's (``fourth``: the sum of the squared squared norms of the
+    standardized centered rows, from :func:`_standardized_fourth_moments`)."""
+    hxp = numpy_namespace()
+    count = float(moments.counts[0])
+    n_features = scatter.shape[0]
+    if shrinkage == "auto":
+        variance = moments.squares[0] / count
+        scale = _standard_scale(hxp, variance, count, moments.means[0])
+        covariance = scatter / (scale[:, None] * scale[None, :]) / count
+        return _ledoit_wolf_shrunk(
+            hxp, covariance, variance / (scale * scale), fourth, count, scale
+        )
+    covariance = scatter / count
+    if shrinkage:
+        shrinkage = float(shrinkage)
+        mu = np.sum(moments.squares[0]) / (count * n_features)
+        covariance = (1.0 - shrinkage) * covariance + (shrinkage * mu) * np.eye(n_features)
+    return covariance
+
+
+def _within_covariance_of_moments(
+    moments: Moments,
+    scatters: np.ndarray,
+    priors: np.ndarray,
+    shrinkage: Any,
+    fourth: np.ndarray | None = None,
+) -> np.ndarray:
+    """``sum_k priors[k] * C_k`` (scikit-learn's ``_class_cov``) from each class's
+    moments and scatter matrix ``scatters[k]``; the fixed shrinkage is applied to the
+    sum, as the in-memory fit does."""
+    n_classes, n_features = moments.means.shape
+    if shrinkage == "auto":
+        return sum(
+            priors[k]
+            * _covariance_of_moments(_group_part(moments, k), scatters[k], "auto", float(fourth[k]))
+            for k in range(n_classes)
+        )
+    counts = moments.counts.astype(np.float64)
+    covariance = np.einsum("k,kij->ij", priors / counts, scatters)
+    if shrinkage:
+        shrinkage = float(shrinkage)
+        traces = np.sum(moments.squares, axis=1) / counts
+        mu = np.sum(priors * traces) / n_features
+        covariance = (1.0 - shrinkage) * covariance + (shrinkage * mu) * np.eye(n_features)
+    return covariance
+
+
+def _standardized_fourth_moments(
+    X: Any, codes: Any, moments: Moments, pooled: Moments | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The statistic the Ledoit-Wolf amount needs beyond the moments, in one pass over X:
+    for each class (and, when ``pooled`` is given, for all the rows around their mean),
+    the sum over its rows of ``||(x - mean) / scale||**4``, ``scale`` the standard
+    deviations of :func:`_standard_scale`."""
+    hxp = numpy_namespace()
+
+    def centering(group: Moments) -> tuple[np.ndarray, np.ndarray]:
+        counts = group.counts.astype(np.float64)[:, None]
+        scales = _standard_scale(hxp, group.squares / counts, counts, group.means)
+        return group.means, scales
+
+    means, scales = centering(moments)
+    pooled_mean, pooled_scale = (None, None) if pooled is None else centering(pooled)
+    parts = map_row_blocks(
+        _fourth_moments_block,
+        X,
+        codes,
+        constants=(means, scales, pooled_mean, pooled_scale),
+    )
+    fourth = sum(part[0] for part in parts)
+    pooled_fourth = None if pooled is None else sum(part[1] for part in parts)
+    return fourth, pooled_fourth
+
+
+def _fourth_moments_block(
+    block: Any,
+    codes: Any,
+    means: np.ndarray,
+    scales: np.ndarray,
+    pooled_mean: np.ndarray | None,
+    pooled_scale: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The work of :func:`_standardized_fourth_moments` on one row block, in the block's
+    namespace and float64; only the sums come to the host."""
+    xp = array_namespace(block)
+    device = device_of(block)
+    values = xp.astype(block, xp.float64)
+
+    def local(host: np.ndarray) -> Any:
+        return move_to(host, xp, device)
+
+    def fourth(rows: Any, mean: np.ndarray, scale: np.ndarray) -> float:
+        standardized = (rows - local(mean)) / local(scale)
+        norms = xp.sum(standardized * standardized, axis=1)
+        return float(to_numpy(xp.sum(norms * norms)))
+
+    n_classes = means.shape[0]
+    per_class = np.zeros(n_classes)
+    for k in range(n_classes):
+        rows = values[codes == k, ...]
+        if rows.shape[0]:
+            per_class[k] = fourth(rows, means[k], scales[k])
+    pooled = np.zeros(1)
+    if pooled_mean is not None and values.shape[0]:
+        pooled[0] = fourth(values, pooled_mean[0], pooled_scale[0])
+    return per_class, pooled
+
+
 def _softmax(xp: ModuleType, scores: Any) -> Any:
     exp = xp.exp(scores - row_max(xp, scores, axis=1, keepdims=True))
     return exp / xp.sum(exp, axis=1, keepdims=True)
@@ -734,30 +977,52 @@ def _ledoit_wolf(xp: ModuleType, centered: Any, count: Any, mean: Any) -> Any:
     its (unshifted) mean, used to detect constant features as scikit-learn's
     ``StandardScaler`` does.
     """
-    device = device_of(centered)
-    dtype = centered.dtype
-    n_features = centered.shape[1]
     variance = xp.sum(centered * centered, axis=0) / count
-    # StandardScaler: features whose variance is rounding noise (bound of the two-pass
-    # algorithm, with float64's eps where the device has it) get scale 1
-    eps = xp.finfo(xp.float64 if supports_float64(xp, device) else xp.float32).eps
-    constant = variance <= count * eps * variance + (count * mean * eps) ** 2
-    one = xp.asarray(1.0, dtype=dtype, device=device)
-    scale = xp.where(constant, one, xp.sqrt(variance))
+    scale = _standard_scale(xp, variance, count, mean)
     standardized = centered / scale
     covariance = (standardized.T @ standardized) / count
+    squares = standardized * standardized
+    row_norms = xp.sum(squares, axis=1)
+    return _ledoit_wolf_shrunk(
+        xp,
+        covariance,
+        xp.sum(squares, axis=0) / count,
+        xp.sum(row_norms * row_norms),  # sum of the entries of X2.T @ X2
+        count,
+        scale,
+    )
+
+
+def _standard_scale(xp: ModuleType, variance: Any, count: Any, mean: Any) -> Any:
+    """The standard deviations by which :func:`_ledoit_wolf` standardizes: 1 for the
+    features whose variance is rounding noise (StandardScaler's bound of the two-pass
+    algorithm, with float64's eps where the device has it)."""
+    device = device_of(variance)
+    eps = xp.finfo(xp.float64 if supports_float64(xp, device) else xp.float32).eps
+    constant = variance <= count * eps * variance + (count * mean * eps) ** 2
+    one = xp.asarray(1.0, dtype=variance.dtype, device=device)
+    return xp.where(constant, one, xp.sqrt(variance))
+
+
+def _ledoit_wolf_shrunk(
+    xp: ModuleType, covariance: Any, trace_terms: Any, beta_sum: Any, count: Any, scale: Any
+) -> Any:
+    """The Ledoit-Wolf shrunk covariance, rescaled by ``scale``, from the statistics of
+    the standardized samples: their covariance, its diagonal terms (the mean squares of
+    the columns) and ``beta_sum``, the sum over samples of their squared norm squared
+    (a fourth moment). Shared by the in-memory and the blockwise fits."""
+    device = device_of(covariance)
+    dtype = covariance.dtype
+    n_features = covariance.shape[0]
     if n_features == 1:  # the shrinkage does not change a 1 x 1 covariance
         return covariance * (scale[:, None] * scale[None, :])
-    squares = standardized * standardized
-    trace_terms = xp.sum(squares, axis=0) / count
     mu = xp.sum(trace_terms) / n_features
-    row_norms = xp.sum(squares, axis=1)
-    beta_sum = xp.sum(row_norms * row_norms)  # sum of the entries of X2.T @ X2
     delta_sum = xp.sum(covariance * covariance)  # sum((X.T @ X)**2) / n**2
     beta = (beta_sum / count - delta_sum) / (n_features * count)
     delta = (delta_sum - 2.0 * mu * xp.sum(trace_terms) + n_features * mu * mu) / n_features
     beta = xp.minimum(beta, delta)
     zero = xp.asarray(0.0, dtype=dtype, device=device)
+    one = xp.asarray(1.0, dtype=dtype, device=device)
     shrinkage = xp.where(beta == 0, zero, beta / xp.where(delta == 0, one, delta))
     shrunk = (1.0 - shrinkage) * covariance + (shrinkage * mu) * xp.eye(
         n_features, dtype=dtype, device=device
