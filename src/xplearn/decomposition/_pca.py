@@ -125,6 +125,17 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     ``sqrt(explained_variance_)`` when whitening), free of data-dependent Python
     control flow, so it exports to ONNX. At least 2 samples are needed to fit.
 
+    On a Dask array, ``fit`` runs over the row blocks and decomposes small matrices on
+    the host. ``"full"`` and ``"covariance_eigh"`` (and ``"auto"`` when it picks them)
+    make one computation: each block gives its mean and the R factor of its centered
+    rows, merged into the R of the centered data (a tall-and-skinny QR), whose SVD has
+    the data's singular values and right singular vectors; X's finiteness is checked in
+    that pass. ``"randomized"`` makes ``n_iter + 2``: X's finiteness check, one per power
+    iteration and one for the final projection (``A.T @ A @ Q`` and the R of ``A @ Q``
+    for the centered data ``A``, centered exactly); wide data (fewer samples than
+    features) with it take the generic array-API code instead. ``fit_transform``
+    returns the lazy, blockwise ``transform`` of X.
+
     Examples
     --------
     >>> import numpy as np
@@ -141,9 +152,9 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     _capabilities: ClassVar[Capabilities] = Capabilities(
         fallbacks={
             "dask": (
-                "fit computes the decomposition once (fitted attributes are in-memory "
-                "Dask arrays); covariance_eigh decomposes the n_features x n_features "
-                "covariance on the host"
+                "fit runs over the row blocks: 'full' and 'covariance_eigh' in one "
+                "computation (a tall-and-skinny QR, decomposed on the host), "
+                "'randomized' in n_iter + 2; fitted attributes are in-memory Dask arrays"
             ),
         },
         onnx_methods=("transform",),
@@ -320,7 +331,8 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Returns
         -------
         X_new : array of shape (n_samples, n_components_)
-            Projected data, same namespace and device as X.
+            Projected data, same namespace and device as X (on Dask, a lazy array:
+            :meth:`transform` of X).
         """
         data = self._fit(X)
         if is_lazy(data.xp):
@@ -554,7 +566,9 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         :func:`_sketch` giving, for the current ``Q``, the R factor of ``A @ Q`` and
         ``A.T @ A @ Q`` (``A`` the centered data, centered exactly). The iterates span
         the same subspaces as in memory (the result depends on nothing else), with
-        ``orth(A @ Q) = A @ Q @ W`` for the ``W`` of :func:`_orthonormalizer`.
+        ``orth(A @ Q) = A @ Q @ W`` for the ``W`` of :func:`_orthonormalizer` (that
+        basis is accurate to rounding times the condition number of ``A @ Q``, so ``Q``
+        is kept orthonormal on the host, with the ``"none"`` normalizer too).
 
         Returns the mean, the total sum of squared deviations (host float64), ``S`` and
         ``Vt``.
@@ -568,7 +582,10 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         for _ in range(n_iter):
             sketch = _sketch(X, Q)
             if normalizer == "none":
-                Q = sketch.gram_product  # A.T @ (A @ Q)
+                # A.T @ (A @ Q), orthonormalized here although the in-memory fit does not:
+                # the same span (all the result depends on), without the growing powers
+                # of the singular values that would spoil the R factor's conditioning
+                Q = orthonormal_basis(host, sketch.gram_product)
                 continue
             W = _orthonormalizer(sketch.r_factor)
             if W.shape[1]:  # else A is 0: no direction to refine
