@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import numbers
 from typing import Any, ClassVar
 
@@ -13,15 +12,18 @@ from xplearn._kernels import argkmin, kernel_input, radius_neighbors, training_i
 from xplearn._xp import device_of, is_dask_array, sparse_rows, to_numpy
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.metrics._pairwise import check_metric, check_radius
+from xplearn.neighbors._blocks import lazy_kneighbors, packed_distances, packed_indices
 from xplearn.utils.validation import check_is_fitted, method_name, validate_data
 
 __all__ = ["NearestNeighbors"]
 
 _FALLBACKS = {
     "dask": (
-        "k-neighbour queries (kneighbors, predict) run lazily, one in-memory search per "
-        "row block; radius queries, and kneighbors of the training rows (X=None), compute "
-        "the data once and return Dask arrays: ragged results need concrete row lengths"
+        "fit keeps the training rows as the given Dask array (computing only the "
+        "finiteness check); k-neighbour queries (kneighbors, kneighbors of the training "
+        "rows, predict, predict_proba) run lazily, one in-memory search per query block "
+        "and training block, merged per query block; radius queries compute the data "
+        "and return Dask arrays: ragged results need concrete row lengths"
     ),
 }
 _CAPABILITIES = Capabilities(fallbacks=_FALLBACKS, onnx_methods=("kneighbors",))
@@ -83,22 +85,53 @@ class _NeighborsBase(XPEstimatorMixin, BaseEstimator):
                 f"{method_name(self, method)}: n_neighbors must be an integer, got "
                 f"{type(n_neighbors).__name__} {n_neighbors!r}."
             )
-        if X is not None and type(X) is not np.ndarray and is_dask_array(X):
-            from xplearn._lazy import lazy_infer
-
-            # the blocks search with the model's n_neighbors: a copy carries this one
-            model = self
-            if n_neighbors != self.n_neighbors:
-                model = copy.copy(self)
-                model.n_neighbors = n_neighbors
-            return lazy_infer(model, method, X, infer_method="kneighbors")
+        if self._is_lazy_query(X):
+            packed, dtype = self._lazy_neighbors(X, n_neighbors, method)
+            return packed_distances(packed, dtype), packed_indices(packed)
         queries, own = self._query(X, method)
         return self._search(queries, own, n_neighbors, method)
 
-    def _search(self, queries, own: bool, n_neighbors: int, method: str):
-        """(distances, indices) for validated queries (``own``: the training rows)."""
+    def _is_lazy_query(self, X) -> bool:
+        """Whether the queries (None: the training rows) are a Dask array."""
+        # the NumPy type test first: one-row NumPy calls must not pay for the Dask one
+        if X is None:
+            return is_dask_array(getattr(self, "_fit_X", None))
+        return type(X) is not np.ndarray and is_dask_array(X)
+
+    def _lazy_neighbors(self, X, n_neighbors: int, method: str, labels=None):
+        """The packed neighbours of Dask queries (None: the training rows), lazily.
+
+        One search per (query block, training block), merged per query block
+        (:mod:`xplearn.neighbors._blocks`); ``labels`` (per training row) travel with
+        the indices. Returns the packed Dask array and the distances' dtype.
+        """
         prefix = f"{method_name(self, method)}: "
         metric = check_metric(self.metric, prefix)
+        if X is None:
+            check_is_fitted(self, method)
+            queries, own = self._fit_X, True
+        else:
+            # the finiteness check goes into the queries' graph: nothing computes now
+            data = validate_data(self, X, method=method, reset=False, defer_finite_check=True)
+            queries, own = data.X, False
+        self._check_n_neighbors(n_neighbors, own, prefix)
+        training = self._training_rows(queries.dtype)
+        packed = lazy_kneighbors(
+            queries, training, n_neighbors, metric, own=own, labels=labels, method=prefix[:-2]
+        )
+        return packed, queries.dtype
+
+    def _validated_infer(self, method: str, X):
+        if type(X) is not np.ndarray and is_dask_array(X):
+            return self._lazy_infer(method, X)
+        return super()._validated_infer(method, X)
+
+    def _lazy_infer(self, method: str, X):
+        """Public ``method`` on Dask queries, from :meth:`_lazy_neighbors` (subclasses)."""
+        raise NotImplementedError(method)
+
+    def _check_n_neighbors(self, n_neighbors: int, own: bool, prefix: str) -> None:
+        """1 <= n_neighbors <= the training rows available (one fewer for ``own``)."""
         n_train = self.n_samples_fit_
         available = n_train - 1 if own else n_train
         if n_neighbors < 1 or n_neighbors > available:
@@ -111,6 +144,12 @@ class _NeighborsBase(XPEstimatorMixin, BaseEstimator):
                 f"{prefix}Expected 1 <= n_neighbors <= {what} = {available}, got "
                 f"n_neighbors={n_neighbors}."
             )
+
+    def _search(self, queries, own: bool, n_neighbors: int, method: str):
+        """(distances, indices) for validated queries (``own``: the training rows)."""
+        prefix = f"{method_name(self, method)}: "
+        metric = check_metric(self.metric, prefix)
+        self._check_n_neighbors(n_neighbors, own, prefix)
         Y = self._training_rows(queries.dtype)
         k = n_neighbors + 1 if own else n_neighbors
         # the index describes the fitted rows: only for those, not for a cast copy
@@ -252,6 +291,13 @@ class NearestNeighbors(_NeighborsBase):
     smaller training index comes first, on every backend (scikit-learn does not fix that
     order). The returned distances are exact (recomputed from the selected rows with
     float64 accumulation), so a query equal to a training row is at distance 0.
+
+    On Dask, ``fit`` keeps the training rows as the given Dask array (one computation:
+    the finiteness check; persist the array first to keep its blocks in memory), and a
+    k-neighbour query on a Dask array computes nothing: each query block is searched
+    against each training block in memory, and the per-block neighbours are merged by
+    (distance, index), so the result equals the in-memory one. Queries must then be Dask
+    arrays; radius queries compute.
 
     Examples
     --------

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import ClassVar
 
+import numpy as np
 from sklearn.base import ClassifierMixin
 
-from xplearn._xp import device_of
+from xplearn._xp import array_namespace, device_of, is_dask_array
+from xplearn._xp._ops import is_lazy
 from xplearn.base import Capabilities
 from xplearn.neighbors._base import _check_weights, _NeighborsBase, neighbor_weights
+from xplearn.neighbors._blocks import packed_distances, packed_labels
 from xplearn.utils._labels import decode_labels, encode_labels
 from xplearn.utils.validation import method_name
 
@@ -127,7 +130,13 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
         encoded = encode_labels(data.xp, data.device, data.y, prefix, min_classes=1)
         self.classes_ = encoded.classes
         self._y = encoded.codes
-        self._y_votes = _one_hot_votes(data.xp, encoded.codes, encoded.classes, data.X.dtype)
+        # on Dask the codes travel with the blockwise search (no table: it would be a
+        # graph over the labels); elsewhere the vote gathers rows of a one-hot table
+        self._y_votes = (
+            None
+            if is_lazy(data.xp)
+            else _one_hot_votes(data.xp, encoded.codes, encoded.classes, data.X.dtype)
+        )
         self.outputs_2d_ = False
         return self
 
@@ -159,15 +168,58 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
             votes = xp.reshape(xp.take(table, flat, axis=0), (-1, k, n_classes))
         else:
             codes = xp.reshape(xp.take(self._y, flat), (-1, k))
-            classes = xp.arange(n_classes, dtype=codes.dtype, device=device_of(distances))
-            votes = xp.astype(codes[:, :, None] == classes, distances.dtype)
-        weights = neighbor_weights(xp, distances, self.weights, prefix)
-        if weights is None:
-            # uniform: the counts over k (what the weighted form gives with unit weights)
-            return xp.sum(votes, axis=1) / k
-        proba = xp.sum(votes * weights[:, :, None], axis=1)
-        total = xp.sum(proba, axis=1, keepdims=True)
-        return proba / xp.where(total == 0, xp.ones_like(total), total)
+            votes = _code_votes(xp, codes, n_classes, distances.dtype)
+        return _class_shares(xp, distances, votes, self.weights, k, prefix)
+
+    def _lazy_infer(self, method: str, X):
+        """predict / predict_proba of Dask queries: the neighbours' codes travel with the
+        blockwise search, and each query block votes (nothing is computed)."""
+        import dask.array as da
+
+        prefix = f"{method_name(self, method)}: "
+        _check_weights(self.weights, prefix)
+        packed, dtype = self._lazy_neighbors(X, self.n_neighbors, method, labels=self._y)
+        meta_xp = array_namespace(packed._meta)
+        vote = {
+            "weights": self.weights,
+            "k": self.n_neighbors,
+            "n_classes": int(self.classes_.shape[0]),
+            "distance_dtype": dtype,
+            "prefix": prefix,
+        }
+        if method == "predict_proba":
+            return da.blockwise(
+                _proba_block,
+                "iz",
+                packed,
+                "imc",
+                new_axes={"z": vote["n_classes"]},
+                concatenate=True,
+                dtype=dtype,
+                meta=meta_xp.empty((0, 0), dtype=dtype),
+                **vote,
+            )
+        classes = self.classes_
+        if is_dask_array(classes):
+            # device classes: a small in-memory Dask array, one block for every task
+            arguments = [classes, "z"]
+            meta = array_namespace(classes._meta).empty((0,), dtype=classes.dtype)
+            vote["host_classes"] = None
+        else:
+            arguments = []
+            meta = np.empty((0,), dtype=classes.dtype)
+            vote["host_classes"] = classes
+        return da.blockwise(
+            _predict_block,
+            "i",
+            packed,
+            "imc",
+            *arguments,
+            concatenate=True,
+            dtype=classes.dtype,
+            meta=meta,
+            **vote,
+        )
 
     def _infer(self, method: str, xp, X):
         if method == "kneighbors":
@@ -194,3 +246,38 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
         """
         _check_weights(self.weights, f"{method_name(self, 'predict')}: ")
         return self._validated_infer("predict", X)
+
+
+def _code_votes(xp, codes, n_classes: int, dtype):
+    """(n_queries, k, n_classes) one-hot votes of the neighbours' class codes."""
+    classes = xp.arange(n_classes, dtype=codes.dtype, device=device_of(codes))
+    return xp.astype(codes[:, :, None] == classes, dtype)
+
+
+def _class_shares(xp, distances, votes, weights, k: int, prefix: str):
+    """Each class's weighted share of the ``votes`` (n_queries, k, n_classes)."""
+    weights = neighbor_weights(xp, distances, weights, prefix)
+    if weights is None:
+        # uniform: the counts over k (what the weighted form gives with unit weights)
+        return xp.sum(votes, axis=1) / k
+    proba = xp.sum(votes * weights[:, :, None], axis=1)
+    total = xp.sum(proba, axis=1, keepdims=True)
+    return proba / xp.where(total == 0, xp.ones_like(total), total)
+
+
+def _proba_block(packed, *, weights, k: int, n_classes: int, distance_dtype, prefix: str):
+    """predict_proba of one query block from its packed neighbours (a task)."""
+    xp = array_namespace(packed)
+    distances = packed_distances(packed, distance_dtype)
+    codes = xp.astype(packed_labels(packed)[:, :, 0], xp.int64)
+    votes = _code_votes(xp, codes, n_classes, distance_dtype)
+    return _class_shares(xp, distances, votes, weights, k, prefix)
+
+
+def _predict_block(packed, classes=None, *, host_classes, **vote):
+    """predict of one query block from its packed neighbours (a task): the class with
+    the heaviest vote, from ``classes`` (device labels) or ``host_classes``."""
+    xp = array_namespace(packed)
+    proba = _proba_block(packed, **vote)
+    labels = host_classes if classes is None else classes
+    return decode_labels(labels, xp.argmax(proba, axis=1))

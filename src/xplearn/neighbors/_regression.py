@@ -7,8 +7,10 @@ from typing import ClassVar
 
 from sklearn.base import RegressorMixin
 
+from xplearn._xp import array_namespace
 from xplearn.base import Capabilities
 from xplearn.neighbors._base import _check_weights, _NeighborsBase, neighbor_weights
+from xplearn.neighbors._blocks import packed_distances, packed_labels
 from xplearn.utils.validation import method_name
 
 __all__ = ["KNeighborsRegressor"]
@@ -133,9 +135,58 @@ class KNeighborsRegressor(RegressorMixin, _NeighborsBase):
         y = xp.astype(self._y, distances.dtype, copy=False)
         flat = xp.take(y, xp.reshape(indices, (-1,)), axis=0)
         targets = xp.reshape(flat, (-1, k) + tuple(y.shape[1:]))
-        weights = neighbor_weights(xp, distances, self.weights, prefix)
-        if weights is None:
-            return xp.mean(targets, axis=1)
-        if targets.ndim == 3:
-            weights = weights[:, :, None]
-        return xp.sum(targets * weights, axis=1) / xp.sum(weights, axis=1)
+        return _weighted_mean(xp, distances, targets, self.weights, prefix)
+
+    def _lazy_infer(self, method: str, X):
+        """predict of Dask queries: the neighbours' targets travel with the blockwise
+        search, and each query block averages them (nothing is computed)."""
+        import dask.array as da
+
+        prefix = f"{method_name(self, method)}: "
+        _check_weights(self.weights, prefix)
+        packed, dtype = self._lazy_neighbors(X, self.n_neighbors, method, labels=self._y)
+        meta_xp = array_namespace(packed._meta)
+        one_target = self._y.ndim == 1
+        # the same prefix as the in-memory predict's (its callable-weights error)
+        mean = {
+            "weights": self.weights,
+            "distance_dtype": dtype,
+            "prefix": f"{method_name(self, 'predict')}: ",
+        }
+        if one_target:
+            output, new_axes, meta = "i", {}, meta_xp.empty((0,), dtype=dtype)
+        else:
+            output, new_axes = "it", {"t": int(self._y.shape[1])}
+            meta = meta_xp.empty((0, 0), dtype=dtype)
+        return da.blockwise(
+            _mean_block,
+            output,
+            packed,
+            "imc",
+            new_axes=new_axes,
+            concatenate=True,
+            dtype=dtype,
+            meta=meta,
+            one_target=one_target,
+            **mean,
+        )
+
+
+def _weighted_mean(xp, distances, targets, weights, prefix: str):
+    """The (weighted) mean of the neighbours' ``targets`` (n_queries, k[, n_targets])."""
+    weights = neighbor_weights(xp, distances, weights, prefix)
+    if weights is None:
+        return xp.mean(targets, axis=1)
+    if targets.ndim == 3:
+        weights = weights[:, :, None]
+    return xp.sum(targets * weights, axis=1) / xp.sum(weights, axis=1)
+
+
+def _mean_block(packed, *, weights, distance_dtype, prefix: str, one_target: bool):
+    """predict of one query block from its packed neighbours and targets (a task)."""
+    xp = array_namespace(packed)
+    distances = packed_distances(packed, distance_dtype)
+    targets = xp.astype(packed_labels(packed), distance_dtype)
+    if one_target:
+        targets = targets[:, :, 0]
+    return _weighted_mean(xp, distances, targets, weights, prefix)

@@ -1,0 +1,236 @@
+"""k-NN on chunked Dask training data: lazy fit, blockwise search merged per query block."""
+
+import numpy as np
+import pytest
+from sklearn import neighbors as sk
+
+from xplearn import config_context
+from xplearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
+from xplearn.testing import count_dask_computes
+
+da = pytest.importorskip("dask.array")
+
+DTYPES = pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+#: uneven row blocks, an empty one, and the columns split in two chunks
+TRAIN_CHUNKS = ((70, 0, 55, 75), (3, 3))
+QUERY_CHUNKS = ((20, 0, 30), (2, 4))
+ATOL = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+def _data(dtype, seed=0):
+    """Training rows with duplicates in other blocks (distance ties across blocks), and
+    queries on some training rows and between duplicates."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((200, 6))
+    X[[100, 150, 180]] = X[10]  # four copies of row 10, in three blocks
+    X[199] = X[0]
+    Q = rng.standard_normal((50, 6))
+    Q[3] = X[10]
+    Q[7] = X[0]
+    y = rng.integers(0, 3, 200)
+    return X.astype(dtype), Q.astype(dtype), y
+
+
+def _dask(X, Q, y=None):
+    Xd = da.from_array(X, chunks=TRAIN_CHUNKS)
+    Qd = da.from_array(Q, chunks=QUERY_CHUNKS)
+    if y is None:
+        return Xd, Qd
+    return (
+        Xd,
+        Qd,
+        da.from_array(y, chunks=(TRAIN_CHUNKS[0],) + ((y.shape[1],) if y.ndim == 2 else ())),
+    )
+
+
+class _GenericKernel:
+    """A fitted model whose kneighbors runs the generic (array API) kernel."""
+
+    def __init__(self, model):
+        self.model = model
+        self.n_samples_fit_ = model.n_samples_fit_
+
+    def kneighbors(self, *args, **kwargs):
+        with config_context(kernel="xp"):
+            return self.model.kneighbors(*args, **kwargs)
+
+
+def _assert_neighbors_equal(lazy, eager, dtype):
+    distances, indices = lazy
+    expected_distances, expected_indices = eager
+    np.testing.assert_array_equal(indices.compute(), expected_indices)
+    computed = distances.compute()
+    assert computed.dtype == dtype
+    np.testing.assert_allclose(computed, expected_distances, rtol=ATOL[dtype], atol=ATOL[dtype])
+
+
+@DTYPES
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "manhattan", "cosine"])
+def test_kneighbors_of_chunked_training_data_equals_numpy(metric, dtype):
+    X, Q, _ = _data(dtype)
+    Xd, Qd = _dask(X, Q)
+    with count_dask_computes() as fit_computes:
+        lazy = NearestNeighbors(n_neighbors=6, metric=metric).fit(Xd)
+    assert fit_computes.count == 1  # the finiteness check of X
+    eager = NearestNeighbors(n_neighbors=6, metric=metric).fit(X)
+    if metric == "manhattan":
+        # the in-memory numba manhattan search breaks a tie at the k-th place against
+        # the smaller index (query 8 here: rows 150, 180 instead of 10, 100); the
+        # generic kernel follows the documented order
+        eager = _GenericKernel(eager)
+    assert lazy.n_samples_fit_ == eager.n_samples_fit_ == 200
+    assert lazy.n_features_in_ == 6
+    with count_dask_computes() as query_computes:
+        found = lazy.kneighbors(Qd)
+        own = lazy.kneighbors()  # the training rows, each without itself
+        fewer = lazy.kneighbors(Qd, n_neighbors=2)
+    assert query_computes.count == 0
+    assert found[1].chunks == ((20, 0, 30), (6,))
+    _assert_neighbors_equal(found, eager.kneighbors(Q), dtype)
+    _assert_neighbors_equal(own, eager.kneighbors(), dtype)
+    _assert_neighbors_equal(fewer, eager.kneighbors(Q, n_neighbors=2), dtype)
+    # the ties across blocks come in index order, as in memory
+    np.testing.assert_array_equal(found[1][3, :4].compute(), [10, 100, 150, 180])
+
+
+def test_kneighbors_equal_scikit_learn():
+    X, Q, _ = _data(np.float64, seed=3)
+    Xd, Qd = _dask(X, Q)
+    distances, indices = NearestNeighbors(n_neighbors=5).fit(Xd).kneighbors(Qd)
+    ref_distances, ref_indices = sk.NearestNeighbors(n_neighbors=5).fit(X).kneighbors(Q)
+    # scikit-learn does not fix the order of ties: compare the rows without ties
+    computed = indices.compute()
+    untied = np.all(np.diff(ref_distances, axis=1) > 1e-9, axis=1)
+    np.testing.assert_array_equal(computed[untied], ref_indices[untied])
+    np.testing.assert_allclose(distances.compute(), ref_distances, atol=1e-12)
+
+
+def test_fit_keeps_the_training_data_lazy():
+    X, _, y = _data(np.float64)
+    Xd = da.from_array(X, chunks=TRAIN_CHUNKS) * 1.0  # a graph over the input
+    model = KNeighborsClassifier().fit(Xd, da.from_array(y, chunks=(TRAIN_CHUNKS[0],)))
+    # not materialised: the kept rows are still the graph over the input blocks
+    assert len(model._fit_X.__dask_graph__().layers) > 1
+    np.testing.assert_array_equal(model._fit_X.compute(), X)
+    assert model._y_votes is None  # the codes travel with the search instead
+
+
+@DTYPES
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+@pytest.mark.parametrize("labels", ["integers", "strings"])
+def test_classifier_on_chunked_data_equals_numpy(weights, labels, dtype):
+    X, Q, y = _data(dtype)
+    if labels == "strings":
+        y = np.array(["ant", "bee", "cat"])[y]
+        y_fit = y  # host labels come as they are
+    else:
+        y_fit = da.from_array(y, chunks=(TRAIN_CHUNKS[0],))
+    Xd, Qd = _dask(X, Q)
+    with count_dask_computes() as fit_computes:
+        lazy = KNeighborsClassifier(n_neighbors=5, weights=weights).fit(Xd, y_fit)
+    # the finiteness check of X, and the classes of device labels
+    assert fit_computes.count == (1 if labels == "strings" else 2)
+    eager = KNeighborsClassifier(n_neighbors=5, weights=weights).fit(X, y)
+    np.testing.assert_array_equal(np.asarray(lazy.classes_), eager.classes_)
+    with count_dask_computes() as query_computes:
+        predicted = lazy.predict(Qd)
+        proba = lazy.predict_proba(Qd)
+        found = lazy.kneighbors(Qd)
+    assert query_computes.count == 0
+    assert predicted.chunks == ((20, 0, 30),)
+    np.testing.assert_array_equal(predicted.compute(), eager.predict(Q))
+    computed = proba.compute()
+    assert computed.dtype == dtype
+    np.testing.assert_allclose(computed, eager.predict_proba(Q), rtol=ATOL[dtype], atol=1e-12)
+    _assert_neighbors_equal(found, eager.kneighbors(Q), dtype)
+    assert lazy.score(Qd, eager.predict(Q)) == 1.0
+
+
+@DTYPES
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+@pytest.mark.parametrize("n_targets", [None, 2])
+def test_regressor_on_chunked_data_equals_numpy(weights, n_targets, dtype):
+    X, Q, _ = _data(dtype)
+    rng = np.random.default_rng(1)
+    y = rng.standard_normal(200 if n_targets is None else (200, n_targets)).astype(dtype)
+    Xd, Qd, yd = _dask(X, Q, y)
+    with count_dask_computes() as fit_computes:
+        lazy = KNeighborsRegressor(n_neighbors=4, weights=weights).fit(Xd, yd)
+    assert fit_computes.count == 2  # the finiteness checks of X and of y
+    eager = KNeighborsRegressor(n_neighbors=4, weights=weights).fit(X, y)
+    with count_dask_computes() as query_computes:
+        predicted = lazy.predict(Qd)
+    assert query_computes.count == 0
+    computed = predicted.compute()
+    assert computed.dtype == dtype
+    assert computed.shape == eager.predict(Q).shape
+    np.testing.assert_allclose(computed, eager.predict(Q), rtol=ATOL[dtype], atol=ATOL[dtype])
+
+
+def test_regressor_callable_weights():
+    X, Q, _ = _data(np.float64)
+    y = np.arange(200, dtype=np.float64)
+    Xd, Qd, yd = _dask(X, Q, y)
+
+    def weights(distances):
+        return 1.0 / (1.0 + distances)
+
+    lazy = KNeighborsRegressor(weights=weights).fit(Xd, yd).predict(Qd)
+    eager = KNeighborsRegressor(weights=weights).fit(X, y).predict(Q)
+    np.testing.assert_allclose(lazy.compute(), eager, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("model", "with_y"),
+    [(NearestNeighbors(), False), (KNeighborsClassifier(), True), (KNeighborsRegressor(), True)],
+)
+def test_nan_in_one_block_raises_at_fit(model, with_y):
+    X, _, y = _data(np.float64)
+    X[130, 2] = np.nan  # in the third row block
+    Xd = da.from_array(X, chunks=TRAIN_CHUNKS)
+    arguments = (
+        (Xd, da.from_array(y.astype(np.float64), chunks=(TRAIN_CHUNKS[0],))) if with_y else (Xd,)
+    )
+    name = type(model).__name__
+    with pytest.raises(ValueError, match=rf"{name}\.fit\(\): .*NaN"):
+        model.fit(*arguments)
+
+
+def test_nan_in_queries_raises_when_computed():
+    X, Q, _ = _data(np.float64)
+    Q[25, 0] = np.nan
+    Xd, Qd = _dask(X, Q)
+    distances, _ = NearestNeighbors().fit(Xd).kneighbors(Qd)  # nothing computed yet
+    with pytest.raises(ValueError, match=r"NearestNeighbors\.kneighbors\(\): .*NaN"):
+        distances.compute()
+
+
+def test_errors_at_the_call():
+    X, Q, y = _data(np.float64)
+    Xd, Qd = _dask(X, Q)
+    model = NearestNeighbors().fit(Xd)
+    with pytest.raises(ValueError, match=r"n_neighbors <= n_samples_fit = 200"):
+        model.kneighbors(Qd, n_neighbors=201)
+    with pytest.raises(ValueError, match=r"n_samples_fit - 1 .* = 199"):
+        model.kneighbors(n_neighbors=200)
+    with pytest.raises(ValueError, match=r"X has 5 features"):
+        model.kneighbors(Qd[:, :5])
+    # NumPy queries to a model fitted on Dask: the fitted namespace is Dask
+    with pytest.raises(ValueError, match=r"fitted on dask .* but X is numpy"):
+        model.kneighbors(Q)
+    classifier = KNeighborsClassifier().fit(Xd, y)
+    with pytest.raises(ValueError, match=r"fitted on dask .* but X is numpy"):
+        classifier.predict(Q)
+
+
+def test_radius_neighbors_stay_eager_on_chunked_training_data():
+    X, Q, _ = _data(np.float64)
+    Xd, Qd = _dask(X, Q)
+    lazy = NearestNeighbors(radius=1.5).fit(Xd)
+    eager = NearestNeighbors(radius=1.5).fit(X)
+    with count_dask_computes() as computes:
+        indptr, indices, _ = lazy.radius_neighbors(Qd, return_csr=True)
+    assert computes.count >= 1  # ragged results: computed
+    expected = eager.radius_neighbors(Q, return_csr=True)
+    np.testing.assert_array_equal(np.asarray(indptr), expected[0])
+    np.testing.assert_array_equal(np.asarray(indices), expected[1])
