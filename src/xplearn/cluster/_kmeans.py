@@ -13,6 +13,7 @@ per-chunk totals, the k-sized reassignment decision), never for the math on the 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import numbers
@@ -56,7 +57,7 @@ from xplearn._xp import (
     numpy_namespace,
     to_numpy,
 )
-from xplearn._xp._ops import is_lazy, materialize, to_scalar
+from xplearn._xp._ops import is_lazy, materialize, one_column_chunk, to_scalar
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.cluster._kmeans_parallel import kmeans_parallel_init
 from xplearn.utils.validation import method_name, validate_data
@@ -1059,6 +1060,254 @@ KMeans.__doc__ = KMeans.__doc__.replace("{dtype_doc}", _DTYPE_DOC)
 
 
 # ---------------------------------------------------------------------------------------
+# MiniBatchKMeans steps, shared by the in-memory fit and the fit over Dask row blocks
+
+
+def _reassignment_due(counts: Any, n_since_last_reassign: int, batch_size: int) -> tuple[bool, int]:
+    """scikit-learn's rule for when a mini-batch step may reassign light centers: some
+    center has received nothing yet, or ``10 * n_clusters`` samples went by since the last
+    time. Returns (whether it may, the updated number of samples since)."""
+    xp = array_namespace(counts)
+    n_since = n_since_last_reassign + batch_size
+    if bool(to_scalar(xp.any(counts == 0))) or n_since >= 10 * counts.shape[0]:
+        return True, 0
+    return False, n_since
+
+
+def _mini_batch_update(
+    xp,
+    X,
+    sample_weight,
+    centers,
+    counts,
+    random_state,
+    reassign,
+    reassignment_ratio,
+    accumulate,
+    method,
+):
+    """One mini-batch step: assign the batch, move every touched center to the running
+    weighted mean of what it received, then (when ``reassign``) move the centers whose
+    accumulated weight is below ``reassignment_ratio`` times the largest onto random rows
+    of the batch. Returns (new centers, new counts, batch inertia)."""
+    device = device_of(X)
+    result = lloyd_pass(
+        X,
+        centers,
+        sample_weight=sample_weight,
+        compute_inertia=True,
+        accumulate_dtype=accumulate,
+        method=method,
+    )
+    received = xp.astype(result.weights, counts.dtype)
+    totals = counts + received
+    touched = received > 0
+    one = xp.ones_like(totals)
+    moved = (
+        xp.astype(centers, counts.dtype) * counts[:, None] + xp.astype(result.sums, counts.dtype)
+    ) / xp.where(touched, totals, one)[:, None]
+    new_centers = xp.astype(
+        xp.where(touched[:, None], moved, xp.astype(centers, counts.dtype)), centers.dtype
+    )
+    counts = totals
+    if reassign:
+        host_counts = to_numpy(counts).astype(np.float64)
+        to_reassign = host_counts < reassignment_ratio * host_counts.max()
+        batch = X.shape[0]
+        if to_reassign.sum() > 0.5 * batch:
+            keep = np.argsort(host_counts)[int(0.5 * batch) :]
+            to_reassign[keep] = False
+        n_reassigns = int(to_reassign.sum())
+        if n_reassigns:
+            picks = random_state.choice(batch, replace=False, size=n_reassigns)
+            targets = np.flatnonzero(to_reassign)
+            cluster_ids = xp.arange(centers.shape[0], device=device)
+            for target, pick in zip(targets.tolist(), picks.tolist(), strict=True):
+                row = xp.take(X, xp.asarray([pick], device=device), axis=0)
+                new_centers = xp.where((cluster_ids == target)[:, None], row, new_centers)
+        if to_reassign.any():
+            floor = host_counts[~to_reassign].min()
+            mask = xp.asarray(to_reassign, device=device)
+            counts = xp.where(mask, xp.asarray(floor, dtype=counts.dtype, device=device), counts)
+    # a lazy backend would otherwise chain every step's graph onto the next one, and
+    # each convergence test would recompute the whole history
+    new_centers, counts, inertia = materialize(xp, new_centers, counts, result.inertia)
+    return new_centers, counts, inertia
+
+
+def _early_stopping(step, batch_inertia, alpha, squared_diff, tol, max_no_improvement, smoothed):
+    """scikit-learn's early stopping of mini-batch k-means after step ``step`` (0-based).
+
+    ``batch_inertia`` is the batch's inertia per unit of weight, ``alpha`` the weight of
+    a batch in the exponentially weighted average, ``smoothed`` the running
+    (average, its minimum, steps without improvement). The first step is left out (its
+    inertia is that of the initial centers). Returns (stop, *updated smoothed).
+    """
+    ewa, ewa_min, no_improvement = smoothed
+    if step == 0:
+        return False, ewa, ewa_min, no_improvement
+    ewa = batch_inertia if ewa is None else ewa * (1 - alpha) + batch_inertia * alpha
+    if tol > 0.0 and squared_diff <= tol:
+        return True, ewa, ewa_min, no_improvement
+    if ewa_min is None or ewa < ewa_min:
+        no_improvement, ewa_min = 0, ewa
+    else:
+        no_improvement += 1
+    stop = max_no_improvement is not None and no_improvement >= max_no_improvement
+    return stop, ewa, ewa_min, no_improvement
+
+
+@dataclasses.dataclass
+class _StreamState:
+    """What mini-batch k-means carries from one row block to the next (small, host)."""
+
+    centers: np.ndarray
+    counts: np.ndarray
+    random_state: np.random.RandomState
+    n_since_last_reassign: int = 0
+    ewa_inertia: float | None = None
+    ewa_inertia_min: float | None = None
+    no_improvement: int = 0
+    n_steps: int = 0
+    total_weight: float = 0.0
+    stopped: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class _StreamPlan:
+    """How the steps over a row block are made (constant over a fit).
+
+    ``batch_size`` None: the whole block is one step (``partial_fit``); otherwise the
+    block's rows are shuffled and cut into batches of that size (``fit``).
+    """
+
+    batch_size: int | None
+    reassign_batch_size: int
+    reassignment_ratio: float
+    accumulate: str
+    method: str
+    n_samples: int = 0
+    early_stopping: bool = False
+    tol: float = 0.0
+    max_no_improvement: int | None = None
+    add_weights: bool = False
+
+
+def _stream_block(block, sample_weight, state: _StreamState, plan: _StreamPlan) -> _StreamState:
+    """The mini-batch steps over one row block (in its own namespace, on its worker):
+    the next state. The given state is left as it is (a task may run twice)."""
+    state = copy.deepcopy(state)
+    xp = array_namespace(block)
+    n_rows = int(block.shape[0])
+    if plan.add_weights:
+        state.total_weight += (
+            n_rows if sample_weight is None else float(to_scalar(xp.sum(sample_weight)))
+        )
+    if state.stopped or n_rows == 0:
+        return state
+    device = device_of(block)
+    accumulate = getattr(xp, plan.accumulate)
+    centers = xp.astype(move_to(state.centers, xp, device), block.dtype)
+    counts = xp.astype(move_to(state.counts, xp, device), accumulate)
+    if plan.batch_size is None:
+        order, ranges = None, [(0, n_rows)]
+    else:
+        order = state.random_state.permutation(n_rows)
+        ranges = _row_ranges(n_rows, plan.batch_size)
+    with kernel_session(block):
+        for start, stop in ranges:
+            if order is None:
+                batch, weights = block, sample_weight
+            else:
+                rows = xp.asarray(order[start:stop], device=device)
+                batch = xp.take(block, rows, axis=0)
+                weights = None if sample_weight is None else xp.take(sample_weight, rows, axis=0)
+            reassign, state.n_since_last_reassign = _reassignment_due(
+                counts, state.n_since_last_reassign, plan.reassign_batch_size
+            )
+            new_centers, counts, inertia = _mini_batch_update(
+                xp,
+                batch,
+                weights,
+                centers,
+                counts,
+                state.random_state,
+                reassign and plan.reassignment_ratio > 0,
+                plan.reassignment_ratio,
+                accumulate,
+                plan.method,
+            )
+            stopping = False
+            if plan.early_stopping:
+                batch_weight = (
+                    float(stop - start) if weights is None else float(to_scalar(xp.sum(weights)))
+                )
+                squared_diff = 0.0
+                if plan.tol > 0.0:
+                    diff = xp.astype(new_centers, accumulate) - xp.astype(centers, accumulate)
+                    squared_diff = float(to_scalar(xp.sum(diff * diff)))
+                if batch_weight > 0:  # a weightless batch says nothing about the inertia
+                    stopping, *smoothed = _early_stopping(
+                        state.n_steps,
+                        float(inertia) / batch_weight,
+                        min(2.0 * (stop - start) / (plan.n_samples + 1), 1.0),
+                        squared_diff,
+                        plan.tol,
+                        plan.max_no_improvement,
+                        (state.ewa_inertia, state.ewa_inertia_min, state.no_improvement),
+                    )
+                    state.ewa_inertia, state.ewa_inertia_min, state.no_improvement = smoothed
+            centers = new_centers
+            state.n_steps += 1
+            if stopping:
+                state.stopped = True
+                break
+    state.centers = np.asarray(to_numpy(centers))
+    state.counts = np.asarray(to_numpy(counts))
+    return state
+
+
+def _chain_row_blocks(function, X, sample_weight, state, *constants):
+    """``state = function(block, weight_block, state, *constants)`` over the row blocks
+    of X in order, the final state. On a Dask array, one computation: each call runs on
+    the worker holding its block, and only the (small) state travels from one to the
+    next; on an in-memory array, one direct call."""
+    if not is_lazy(array_namespace(X)):
+        return function(X, sample_weight, state, *constants)
+    import dask
+
+    X = one_column_chunk(X)
+    blocks = X.to_delayed().ravel()
+    weights = (
+        [None] * len(blocks)
+        if sample_weight is None
+        else sample_weight.rechunk((X.chunks[0],)).to_delayed().ravel()
+    )
+    shared = [dask.delayed(value) for value in constants]
+    current = dask.delayed(state)
+    for block, weight_block in zip(blocks, weights, strict=True):
+        current = dask.delayed(function, pure=True)(block, weight_block, current, *shared)
+    (final,) = dask.compute(current)
+    return final
+
+
+def _gather_rows(X, sample_weight, index_sets):
+    """The rows of X (and their weights, or None) at each of ``index_sets``, host arrays,
+    in one computation (Dask reads them as one sorted, duplicate-free selection)."""
+    unique, inverse = np.unique(np.concatenate(index_sets), return_inverse=True)
+    lazy = [X[unique, :]] if sample_weight is None else [X[unique, :], sample_weight[unique]]
+    host = to_host(*lazy)
+    rows = host[0][inverse]
+    weights = None if sample_weight is None else host[1][inverse]
+    gathered, start = [], 0
+    for indices in index_sets:
+        stop = start + len(indices)
+        gathered.append((rows[start:stop], None if weights is None else weights[start:stop]))
+        start = stop
+    return gathered
+
+
+# ---------------------------------------------------------------------------------------
 # MiniBatchKMeans
 
 
@@ -1072,6 +1321,15 @@ class MiniBatchKMeans(_BaseKMeans):
     centers whose accumulated weight is below ``reassignment_ratio`` times the largest
     to random points of the batch. Early stopping follows scikit-learn (exponentially
     weighted average of the batch inertia, ``max_no_improvement``, ``tol``).
+
+    On Dask arrays the fit streams the row blocks in order, one computation per epoch:
+    each block is shuffled and cut into ``batch_size`` mini-batches on its worker, and
+    only the small state (centers, counts, random state) travels from one block to the
+    next; the init reads ``init_size`` random rows. The result is that of ``partial_fit``
+    fed those mini-batches in that order (every row once per epoch, rather than batches
+    drawn with replacement). ``partial_fit`` on a Dask array is ``partial_fit`` on each
+    of its row blocks. ``labels_`` stays a lazy Dask array. See "Scaling out with Dask"
+    in the user guide.
 
     Parameters
     ----------
@@ -1142,6 +1400,19 @@ default="k-means++"
     array([0, 1], dtype=int32)
     """
 
+    # fit on Dask: a stated number of computations (see _fit_blocks), labels_ lazy
+    _capabilities: ClassVar[Capabilities] = dataclasses.replace(
+        _BaseKMeans._capabilities,
+        lazy_fit=True,
+        fallbacks={
+            **_FALLBACKS,
+            "dask": (
+                "fit streams the row blocks (one computation per epoch): the mini-batch "
+                "steps of a block run on its worker and only the centers travel; the "
+                "mini-batches are each block's shuffled rows, not draws with replacement."
+            ),
+        },
+    )
     _default_n_init: ClassVar[int] = 3
 
     def __init__(
@@ -1219,14 +1490,10 @@ default="k-means++"
 
     def _random_reassign(self) -> bool:
         """Whether this step may reassign low-count centers (as scikit-learn)."""
-        self._n_since_last_reassign += self._batch_size
-        xp = array_namespace(self._counts)
-        if bool(to_scalar(xp.any(self._counts == 0))) or self._n_since_last_reassign >= (
-            10 * self.n_clusters
-        ):
-            self._n_since_last_reassign = 0
-            return True
-        return False
+        due, self._n_since_last_reassign = _reassignment_due(
+            self._counts, self._n_since_last_reassign, self._batch_size
+        )
+        return due
 
     def _mini_batch_step(
         self, xp, X, sample_weight, centers, random_state, random_reassign, accumulate, method
@@ -1235,75 +1502,215 @@ default="k-means++"
 
         Returns (new centers, batch inertia); updates ``self._counts``.
         """
-        device = device_of(X)
-        result = lloyd_pass(
+        new_centers, self._counts, inertia = _mini_batch_update(
+            xp,
             X,
+            sample_weight,
             centers,
-            sample_weight=sample_weight,
-            compute_inertia=True,
-            accumulate_dtype=accumulate,
-            method=method,
+            self._counts,
+            random_state,
+            random_reassign and self.reassignment_ratio > 0,
+            self.reassignment_ratio,
+            accumulate,
+            method,
         )
-        counts = self._counts
-        received = xp.astype(result.weights, counts.dtype)
-        totals = counts + received
-        touched = received > 0
-        one = xp.ones_like(totals)
-        moved = (
-            xp.astype(centers, counts.dtype) * counts[:, None]
-            + xp.astype(result.sums, counts.dtype)
-        ) / xp.where(touched, totals, one)[:, None]
-        new_centers = xp.astype(
-            xp.where(touched[:, None], moved, xp.astype(centers, counts.dtype)), centers.dtype
-        )
-        counts = totals
-        if random_reassign and self.reassignment_ratio > 0:
-            host_counts = to_numpy(counts).astype(np.float64)
-            to_reassign = host_counts < self.reassignment_ratio * host_counts.max()
-            batch = X.shape[0]
-            if to_reassign.sum() > 0.5 * batch:
-                keep = np.argsort(host_counts)[int(0.5 * batch) :]
-                to_reassign[keep] = False
-            n_reassigns = int(to_reassign.sum())
-            if n_reassigns:
-                picks = random_state.choice(batch, replace=False, size=n_reassigns)
-                targets = np.flatnonzero(to_reassign)
-                cluster_ids = xp.arange(self.n_clusters, device=device)
-                for target, pick in zip(targets.tolist(), picks.tolist(), strict=True):
-                    row = xp.take(X, xp.asarray([pick], device=device), axis=0)
-                    new_centers = xp.where((cluster_ids == target)[:, None], row, new_centers)
-            if to_reassign.any():
-                floor = host_counts[~to_reassign].min()
-                mask = xp.asarray(to_reassign, device=device)
-                counts = xp.where(
-                    mask, xp.asarray(floor, dtype=counts.dtype, device=device), counts
-                )
-        # a lazy backend would otherwise chain every step's graph onto the next one, and
-        # each convergence test would recompute the whole history
-        new_centers, counts, inertia = materialize(xp, new_centers, counts, result.inertia)
-        self._counts = counts
         return new_centers, inertia
 
     def _mini_batch_convergence(self, step, n_samples, centers_squared_diff, batch_inertia):
         """Early stopping: smoothed batch inertia and center change (as scikit-learn)."""
-        batch_inertia /= self._batch_size
-        step = step + 1
-        if step == 1:
-            return False
-        if self._ewa_inertia is None:
-            self._ewa_inertia = batch_inertia
+        stop, self._ewa_inertia, self._ewa_inertia_min, self._no_improvement = _early_stopping(
+            step,
+            batch_inertia / self._batch_size,
+            min(self._batch_size * 2.0 / (n_samples + 1), 1),
+            centers_squared_diff,
+            self._tol,
+            self.max_no_improvement,
+            (self._ewa_inertia, self._ewa_inertia_min, self._no_improvement),
+        )
+        return stop
+
+    def _fit_blocks(self, xp, X, weights, init_array, n_init, random_state, prefix, accumulate):
+        """``fit`` on a lazy (Dask) array: epochs of mini-batch steps over the row blocks
+        in order, each block shuffled and cut into ``batch_size`` batches on its worker
+        (what ``partial_fit`` fed those batches in that order gives); the state (centers,
+        counts, smoothed inertia, random state) is small and travels from block to block.
+
+        Computations (besides X's validation): 1 for the data's variance when ``tol > 0``;
+        for the init, 1 per run reading its ``init_size`` random rows (and, with
+        ``n_init > 1``, the validation rows, in the first), or 2 for an init array (its
+        check and its values); **1 per epoch** (``n_iter_``; early stopping ends the epoch
+        where it happens); 1 for ``inertia_`` when ``compute_labels`` (``labels_`` stays
+        lazy).
+        """
+        method = prefix[:-2]
+        n_samples = X.shape[0]
+        dtype = np.dtype(X.dtype)
+        if self.tol > 0:
+            _, variance, _ = column_moments(X)
+            self._tol = float(np.mean(variance)) * self.tol
         else:
-            alpha = min(self._batch_size * 2.0 / (n_samples + 1), 1)
-            self._ewa_inertia = self._ewa_inertia * (1 - alpha) + batch_inertia * alpha
-        if self._tol > 0.0 and centers_squared_diff <= self._tol:
-            return True
-        if self._ewa_inertia_min is None or self._ewa_inertia < self._ewa_inertia_min:
-            self._no_improvement = 0
-            self._ewa_inertia_min = self._ewa_inertia
+            self._tol = 0.0
+        centers = self._initial_centers_from_rows(
+            X, weights, init_array, n_init, random_state, prefix, accumulate
+        )
+        state = _StreamState(
+            centers=centers.astype(dtype),
+            counts=np.zeros(self.n_clusters, dtype=np.dtype(accumulate)),
+            random_state=copy.deepcopy(random_state),
+        )
+        plan = _StreamPlan(
+            batch_size=self._batch_size,
+            reassign_batch_size=self._batch_size,
+            reassignment_ratio=float(self.reassignment_ratio),
+            accumulate=np.dtype(accumulate).name,
+            method=method,
+            n_samples=n_samples,
+            early_stopping=True,
+            tol=self._tol,
+            max_no_improvement=self.max_no_improvement,
+        )
+        n_epochs = 0
+        for n_epochs in range(1, self.max_iter + 1):
+            first = dataclasses.replace(plan, add_weights=n_epochs == 1)
+            state = _chain_row_blocks(_stream_block, X, weights, state, first)
+            if state.stopped:
+                break
+        # the caller's RandomState (if one was given) ends where the fit's draws ended
+        random_state.set_state(state.random_state.get_state())
+        self._store_stream_state(xp, state)
+        self.n_steps_ = state.n_steps
+        self.n_iter_ = n_epochs
+        if self.compute_labels:
+            self._set_labels_blocks(X, weights, state.centers)
         else:
-            self._no_improvement += 1
-        return (
-            self.max_no_improvement is not None and self._no_improvement >= self.max_no_improvement
+            self.inertia_ = (state.ewa_inertia or 0.0) * state.total_weight
+        return self
+
+    def _initial_centers_from_rows(
+        self, X, weights, init_array, n_init, random_state, prefix, accumulate
+    ):
+        """The init of ``fit`` on a Dask array, host centers: the same random draws as in
+        memory, each run's ``init`` on its ``init_size`` random rows read to the host (a
+        callable gets those rows as a NumPy array), the best run on the validation rows."""
+        host_xp = numpy_namespace()
+        n_samples = X.shape[0]
+        validation = random_state.randint(0, n_samples, self._init_size)
+        if init_array is not None:
+            # the init's subsample is drawn whatever the init (the same random stream)
+            if self._init_size < n_samples:
+                random_state.randint(0, n_samples, self._init_size)
+            return to_host(init_array)[0]
+        best_inertia, best_centers = None, None
+        valid_rows = valid_weights = None
+        for run in range(n_init):
+            if self._init_size < n_samples:
+                picks = random_state.randint(0, n_samples, self._init_size)
+            else:
+                picks = np.arange(n_samples)
+            if n_init > 1 and run == 0:
+                (rows, row_weights), (valid_rows, valid_weights) = _gather_rows(
+                    X, weights, [picks, validation]
+                )
+            else:
+                ((rows, row_weights),) = _gather_rows(X, weights, [picks])
+            with kernel_session(rows, method=prefix[:-2]):
+                centers = self._init_centroids(
+                    host_xp, rows, None, row_weights, None, random_state, prefix
+                )
+                if n_init == 1:
+                    return to_numpy(centers)
+                inertia = lloyd_pass(
+                    valid_rows,
+                    centers,
+                    sample_weight=valid_weights,
+                    update_centers=False,
+                    compute_inertia=True,
+                    accumulate_dtype=accumulate,
+                    method=prefix[:-2],
+                ).inertia
+            if best_inertia is None or inertia < best_inertia:
+                best_inertia, best_centers = inertia, to_numpy(centers)
+        return best_centers
+
+    def _partial_fit_blocks(self, xp, X, weights, has_centers, prefix, accumulate):
+        """``partial_fit`` on a lazy (Dask) array: ``partial_fit`` on each row block in
+        order (one step per non-empty block, on its worker), the first call initialised
+        from the first non-empty block as ``partial_fit`` on it would be.
+
+        Computations (besides X's validation): on the first call 1 reading the init's
+        rows (2 for an init array: its check and its values), then 1 for the steps, and
+        1 for ``inertia_`` when ``compute_labels`` (``labels_`` stays lazy).
+        """
+        dtype = np.dtype(X.dtype)
+        if has_centers:
+            # the (in-memory backed) centers go into the computation as they are: the
+            # first block's task receives their values, with no computation of their own
+            centers, counts = self.cluster_centers_, np.asarray(to_numpy(self._counts))
+            n_since = self._n_since_last_reassign
+        else:
+            offsets = row_block_offsets(X)
+            first = next(index for index, rows in enumerate(X.chunks[0]) if rows)
+            n_first = int(X.chunks[0][first])
+            self._check_params_vs_input(n_first, prefix)
+            init_array = self._checked_init_array(xp, X, prefix)
+            self._tol = 0.0
+            random_state = self._random_state
+            if self._init_size < n_first:
+                picks = random_state.randint(0, n_first, self._init_size)
+            else:
+                picks = np.arange(n_first)
+            if init_array is not None:
+                centers = to_host(init_array)[0]
+            else:
+                ((rows, row_weights),) = _gather_rows(X, weights, [picks + offsets[first]])
+                with kernel_session(rows, method=prefix[:-2]):
+                    centers = to_numpy(
+                        self._init_centroids(
+                            numpy_namespace(), rows, None, row_weights, None, random_state, prefix
+                        )
+                    )
+            counts = np.zeros(self.n_clusters, dtype=np.dtype(accumulate))
+            n_since = 0
+        state = _StreamState(
+            centers=centers.astype(dtype),
+            counts=counts.astype(np.dtype(accumulate)),
+            random_state=self._random_state,
+            n_since_last_reassign=n_since,
+        )
+        plan = _StreamPlan(
+            batch_size=None,
+            reassign_batch_size=self._batch_size,
+            reassignment_ratio=float(self.reassignment_ratio),
+            accumulate=np.dtype(accumulate).name,
+            method=prefix[:-2],
+        )
+        state = _chain_row_blocks(_stream_block, X, weights, state, plan)
+        self._random_state.set_state(state.random_state.get_state())
+        self._store_stream_state(xp, state)
+        if self.compute_labels:
+            self._set_labels_blocks(X, weights, state.centers)
+        self.n_steps_ += state.n_steps
+        return self
+
+    def _store_stream_state(self, xp, state: _StreamState) -> None:
+        """The fitted centers (an in-memory array of ``xp``) and the step state of a fit
+        over row blocks, kept on the host for later ``partial_fit`` calls."""
+        self.cluster_centers_ = xp.asarray(state.centers)
+        self._n_features_out = self.n_clusters
+        self._counts = state.counts
+        self._n_since_last_reassign = state.n_since_last_reassign
+        self._ewa_inertia = state.ewa_inertia
+        self._ewa_inertia_min = state.ewa_inertia_min
+        self._no_improvement = state.no_improvement
+
+    def _set_labels_blocks(self, X, weights, centers: np.ndarray) -> None:
+        """``inertia_`` (one computation, per-block sums added in block order) and the
+        lazy ``labels_`` of a Dask array for host ``centers``."""
+        _, _, _, self.inertia_ = _add_parts(
+            map_row_blocks(lloyd_block, X, weights, constants=(centers, None, True))
+        )
+        self.labels_ = one_column_chunk(X).map_blocks(
+            _assign_block, centers, dtype=np.int32, drop_axis=1
         )
 
     def fit(self, X, y=None, sample_weight=None):
@@ -1334,6 +1741,10 @@ default="k-means++"
         n_init = self._resolved_n_init()
         random_state = check_random_state(self.random_state)
         method = prefix[:-2]
+        if is_lazy(xp):
+            return self._fit_blocks(
+                xp, X, weights, init_array, n_init, random_state, prefix, accumulate
+            )
 
         with kernel_session(X, method=method):
             if self.tol > 0:
@@ -1467,6 +1878,8 @@ default="k-means++"
             self.random_state
         )
         self.n_steps_ = getattr(self, "n_steps_", 0)
+        if is_lazy(xp):
+            return self._partial_fit_blocks(xp, X, weights, has_centers, prefix, accumulate)
         with kernel_session(X, method=method):
             if not has_centers:
                 self._check_params_vs_input(X.shape[0], prefix)
