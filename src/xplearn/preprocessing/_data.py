@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
+import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 
-from xplearn._xp import array_namespace, resolve_dtypes
-from xplearn._xp._ops import to_scalar, weighted_mean, weighted_variance
+from xplearn._kernels._blocks import grouped_moments, to_host
+from xplearn._xp import array_namespace, numpy_namespace, resolve_dtypes
+from xplearn._xp._ops import is_lazy, to_scalar, weighted_mean, weighted_variance
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.utils.validation import method_name, validate_data
 
@@ -50,17 +52,57 @@ def _batch_moments(
     return mean + shift, variance, count
 
 
-def _running_mean(xp: Any, scaler: Any, dtype: Any) -> Any:
+def _blocks_moments(X: Any, weights: Any, accumulate: Any, with_std: bool) -> tuple[Any, Any, Any]:
+    """A lazy batch's ``(mean, variance, count)`` as host arrays of ``accumulate``, as
+    :func:`_batch_moments` gives them in memory (variance None without ``with_std``), from
+    one computation: the blocks' means and squared deviations, merged on the host in
+    float64 (:func:`~xplearn._kernels._blocks.grouped_moments`)."""
+    moments = grouped_moments(X, sample_weight=weights, extremes=True)
+    total = moments.weights[0]
+    mean, variance = moments.means[0], moments.squares[0] / total
+    # a constant column gets exactly its value and variance 0, as the shifted sums in
+    # memory give it (a mean summed from the blocks can be off by a rounding error)
+    constant = moments.minimums[0] == moments.maximums[0]
+    mean = np.where(constant, moments.minimums[0], mean)
+    variance = np.where(constant, 0.0, variance)
+    dtype = np.dtype(accumulate)
+    variance = variance.astype(dtype) if with_std else None
+    return mean.astype(dtype), variance, np.asarray(total, dtype=dtype)
+
+
+class _Running(NamedTuple):
+    """What a scaler saw before this batch: its count (total weight), stored mean and
+    variance, and what storing the mean in float32 rounded off ("mixed"), or None."""
+
+    seen: Any
+    mean: Any
+    var: Any
+    residual: Any
+
+
+def _running_state(scaler: Any, host: bool) -> _Running:
+    """The scaler's running statistics; on the host (one computation of the small fitted
+    Dask arrays) for a fit made of host statistics."""
+    mean, var, residual = scaler.mean_, scaler.var_, getattr(scaler, "_mean_residual", None)
+    if host:
+        present = [array for array in (mean, var, residual) if array is not None]
+        values = iter(to_host(*present))
+        mean, var, residual = (
+            None if array is None else next(values) for array in (mean, var, residual)
+        )
+    return _Running(scaler.n_samples_seen_, mean, var, residual)
+
+
+def _running_mean(xp: Any, running: _Running, dtype: Any) -> Any:
     """The running mean in ``dtype``, with what float32 storage rounded off restored."""
-    mean = xp.astype(scaler.mean_, dtype)
-    residual = getattr(scaler, "_mean_residual", None)
-    if residual is not None:
-        mean = mean + xp.astype(residual, dtype)
+    mean = xp.astype(running.mean, dtype)
+    if running.residual is not None:
+        mean = mean + xp.astype(running.residual, dtype)
     return mean
 
 
 def _combine_moments(
-    xp: Any, scaler: Any, batch_mean: Any, batch_variance: Any, batch_count: Any, dtype: Any
+    xp: Any, running: _Running, batch_mean: Any, batch_variance: Any, batch_count: Any, dtype: Any
 ) -> tuple[Any, Any, Any]:
     """Merge a batch's mean and variance into the scaler's running ones.
 
@@ -68,20 +110,55 @@ def _combine_moments(
     ``mean += delta * n_b / n`` and ``M2 = M2_a + M2_b + delta**2 * n_a * n_b / n``, where
     ``M2 = variance * count``. Counts are sums of weights when the batches were weighted.
     """
-    seen = scaler.n_samples_seen_
-    mean = _running_mean(xp, scaler, dtype)
+    seen = running.seen
+    mean = _running_mean(xp, running, dtype)
     total = batch_count + seen
     delta = batch_mean - mean
     new_mean = mean + delta * (batch_count / total)
     if batch_variance is None:
         return new_mean, None, total
-    variance = xp.astype(scaler.var_, dtype)
+    variance = xp.astype(running.var, dtype)
     m2 = (
         variance * seen
         + batch_variance * batch_count
         + delta * delta * (seen * batch_count / total)
     )
     return new_mean, m2 / total, total
+
+
+def _scaler_statistics(
+    xp: Any,
+    device: Any,
+    batch: tuple[Any, Any, Any],
+    running: _Running | None,
+    with_std: bool,
+    compute: Any,
+    accumulate: Any,
+) -> tuple[Any, Any, Any, Any]:
+    """``(mean_, var_, scale_, residual)`` of a StandardScaler from one batch's ``(mean,
+    variance, count)`` in ``accumulate`` and what it saw before (None on a first call).
+
+    The final step of every fit: in memory in the data's namespace, after a blockwise
+    pass on the host (NumPy) from the merged block statistics. ``var_`` and ``scale_``
+    are None without ``with_std``; ``residual`` (what storing the mean in ``compute``
+    rounded off) is None unless ``accumulate`` is wider than ``compute``.
+    """
+    mean, variance, count = batch
+    if running is not None:
+        mean, variance, count = _combine_moments(xp, running, mean, variance, count, accumulate)
+    var = scale = residual = None
+    if with_std:
+        constant = _constant_features(xp, variance, mean, count)
+        one = xp.asarray(1.0, dtype=accumulate, device=device)
+        var = xp.astype(variance, compute)
+        scale = xp.astype(xp.where(constant, one, xp.sqrt(variance)), compute)
+    stored_mean = xp.astype(mean, compute)
+    if accumulate != compute:
+        # "mixed": keep what storing the mean in float32 rounded off, so that later
+        # partial_fit calls combine with the float64 mean (the variance needs no such
+        # care: its float32 rounding is relative to itself)
+        residual = xp.astype(mean - xp.astype(stored_mean, accumulate), compute)
+    return stored_mean, var, scale, residual
 
 
 class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -125,6 +202,14 @@ class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
     See Also
     --------
     sklearn.preprocessing.StandardScaler : The scikit-learn estimator this mirrors.
+
+    Notes
+    -----
+    On a Dask array, ``fit`` and ``partial_fit`` make **one** pass over the row blocks
+    (their weighted means and squared deviations, merged on the host with Chan et al.'s
+    pairwise update; X's finiteness is checked in the same pass), plus the validation of
+    lazy ``sample_weight``, and one more in a later ``partial_fit`` to read the running
+    statistics; the fitted arrays are small in-memory Dask arrays.
 
     Examples
     --------
@@ -193,7 +278,16 @@ class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
 
     def _partial_fit(self, X, sample_weight, method):
         first_call = not hasattr(self, "n_samples_seen_")
-        data = validate_data(self, X, method=method, reset=first_call, sample_weight=sample_weight)
+        needs_moments = self.with_mean or self.with_std
+        # the one pass over lazy data checks its values (without moments there is none)
+        data = validate_data(
+            self,
+            X,
+            method=method,
+            reset=first_call,
+            sample_weight=sample_weight,
+            defer_finite_check=needs_moments,
+        )
         xp, device, weights = data.xp, data.device, data.sample_weight
         if first_call:
             compute, accumulate = data.dtypes.compute, data.dtypes.accumulate
@@ -206,37 +300,36 @@ class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
 
         if weights is None:
             batch_seen = X.shape[0]
-        if not (self.with_mean or self.with_std):
+        if not needs_moments:
             if weights is not None:
                 batch_seen = to_scalar(xp.sum(xp.astype(weights, accumulate)))
             self.n_samples_seen_ = batch_seen + (0 if first_call else self.n_samples_seen_)
             self.mean_ = self.var_ = self.scale_ = None
             return self
 
-        mean, variance, count = _batch_moments(xp, X, weights, accumulate, self.with_std)
+        lazy = is_lazy(xp)
+        if lazy:
+            # one pass over the blocks; the rest on the host, as in memory
+            batch = _blocks_moments(X, weights, accumulate, self.with_std)
+            fit_xp, fit_device = numpy_namespace(), "cpu"
+            accumulate, compute = np.dtype(accumulate), np.dtype(compute)
+        else:
+            batch = _batch_moments(xp, X, weights, accumulate, self.with_std)
+            fit_xp, fit_device = xp, device
         if weights is not None:
-            batch_seen = to_scalar(count)
-        if not first_call:
-            mean, variance, count = _combine_moments(xp, self, mean, variance, count, accumulate)
-            batch_seen = batch_seen + self.n_samples_seen_
-        self.n_samples_seen_ = batch_seen
-        if self.with_std:
-            constant = _constant_features(xp, variance, mean, count)
-            one = xp.asarray(1.0, dtype=accumulate, device=device)
-            scale = xp.where(constant, one, xp.sqrt(variance))
-            self.var_ = xp.astype(variance, compute)
-            self.scale_ = xp.astype(scale, compute)
-        else:
-            self.var_ = None
-            self.scale_ = None
-        self.mean_ = xp.astype(mean, compute)
-        if accumulate != compute:
-            # "mixed": keep what storing the mean in float32 rounded off, so that later
-            # partial_fit calls combine with the float64 mean (the variance needs no such
-            # care: its float32 rounding is relative to itself)
-            self._mean_residual = xp.astype(mean - xp.astype(self.mean_, accumulate), compute)
-        else:
+            batch_seen = to_scalar(batch[2])
+        running = None if first_call else _running_state(self, host=lazy)
+        fitted = _scaler_statistics(
+            fit_xp, fit_device, batch, running, self.with_std, compute, accumulate
+        )
+        if lazy:  # small in-memory Dask arrays, not graphs over X
+            fitted = [None if array is None else xp.asarray(array) for array in fitted]
+        self.mean_, self.var_, self.scale_, residual = fitted
+        if residual is None:
             self.__dict__.pop("_mean_residual", None)
+        else:
+            self._mean_residual = residual
+        self.n_samples_seen_ = batch_seen + (0 if first_call else self.n_samples_seen_)
         return self
 
     def transform(self, X, copy=None):
@@ -296,6 +389,29 @@ class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         return X_original
 
 
+def _minmax_statistics(
+    xp: Any, device: Any, batch: tuple[Any, Any], seen: tuple[Any, Any] | None, low, high
+) -> tuple[Any, Any, Any, Any, Any]:
+    """``(scale_, min_, data_min_, data_max_, data_range_)`` of a MinMaxScaler from one
+    batch's column ``(minimums, maximums)`` and those seen before (None on a first call).
+
+    The final step of every fit: in memory in the data's namespace, after a blockwise
+    pass on the host (NumPy) from the merged block extremes.
+    """
+    data_min, data_max = batch
+    if seen is not None:
+        data_min = xp.minimum(seen[0], data_min)
+        data_max = xp.maximum(seen[1], data_max)
+    data_range = data_max - data_min
+    # ranges within rounding noise of zero count as constant features (scale 1), as
+    # in scikit-learn; dividing by them would blow the feature up
+    eps = xp.finfo(data_range.dtype).eps
+    one = xp.asarray(1.0, dtype=data_range.dtype, device=device)
+    safe_range = xp.where(data_range < 10 * eps, one, data_range)
+    scale = (high - low) / safe_range
+    return scale, low - data_min * scale, data_min, data_max, data_range
+
+
 _MINMAX_STATE = ("n_samples_seen_", "min_", "scale_", "data_min_", "data_max_", "data_range_")
 
 
@@ -339,6 +455,13 @@ class MinMaxScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, Bas
     See Also
     --------
     sklearn.preprocessing.MinMaxScaler : The scikit-learn estimator this mirrors.
+
+    Notes
+    -----
+    On a Dask array, ``fit`` and ``partial_fit`` make **one** pass over the row blocks
+    (their column extremes, merged on the host; X's finiteness is checked in the same
+    pass), and one more in a later ``partial_fit`` to read the extremes seen before; the
+    fitted arrays are small in-memory Dask arrays.
 
     Examples
     --------
@@ -400,27 +523,28 @@ class MinMaxScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, Bas
     def _partial_fit(self, X, method):
         low, high = self._checked_range(method)
         first_call = not hasattr(self, "n_samples_seen_")
-        data = validate_data(self, X, method=method, reset=first_call)
+        # the one pass over lazy data checks its values
+        data = validate_data(self, X, method=method, reset=first_call, defer_finite_check=True)
         xp = data.xp
         X = data.X if first_call else xp.astype(data.X, self._fit_context[2], copy=False)
-        data_min = xp.min(X, axis=0)
-        data_max = xp.max(X, axis=0)
         n_samples_seen = X.shape[0]
         if not first_call:
-            data_min = xp.minimum(self.data_min_, data_min)
-            data_max = xp.maximum(self.data_max_, data_max)
             n_samples_seen = n_samples_seen + self.n_samples_seen_
-        data_range = data_max - data_min
-        # ranges within rounding noise of zero count as constant features (scale 1), as
-        # in scikit-learn; dividing by them would blow the feature up
-        eps = xp.finfo(data_range.dtype).eps
-        one = xp.asarray(1.0, dtype=X.dtype, device=data.device)
-        safe_range = xp.where(data_range < 10 * eps, one, data_range)
-        self.scale_ = (high - low) / safe_range
-        self.min_ = low - data_min * self.scale_
-        self.data_min_ = data_min
-        self.data_max_ = data_max
-        self.data_range_ = data_range
+        if is_lazy(xp):
+            # one pass: the blocks' extremes, merged on the host; the rest on the host, as
+            # in memory (extremes are exact in float64, so the cast back loses nothing)
+            moments = grouped_moments(X, extremes=True)
+            dtype = np.dtype(X.dtype)
+            batch = (moments.minimums[0].astype(dtype), moments.maximums[0].astype(dtype))
+            seen = None if first_call else to_host(self.data_min_, self.data_max_)
+            fitted = _minmax_statistics(numpy_namespace(), "cpu", batch, seen, low, high)
+            # small in-memory Dask arrays, not graphs over X
+            fitted = [xp.asarray(array) for array in fitted]
+        else:
+            batch = (xp.min(X, axis=0), xp.max(X, axis=0))
+            seen = None if first_call else (self.data_min_, self.data_max_)
+            fitted = _minmax_statistics(xp, data.device, batch, seen, low, high)
+        self.scale_, self.min_, self.data_min_, self.data_max_, self.data_range_ = fitted
         self.n_samples_seen_ = n_samples_seen
         return self
 
