@@ -5,10 +5,18 @@ from __future__ import annotations
 import math
 import numbers
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
+import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from xplearn._kernels._blocks import (
+    Moments,
+    _merge_moments,  # private to _blocks; a weighted fit merges two sets of moments
+    grouped_moments,
+    map_row_blocks,
+    to_host,
+)
 from xplearn._kernels._xp_impl import STREAM_CHUNK_MIB, bytes_per_item, chunk_rows, row_chunks
 from xplearn._xp import (
     array_namespace,
@@ -21,7 +29,7 @@ from xplearn._xp import (
     to_numpy,
 )
 from xplearn._xp._onnx import row_max, softmax_rows
-from xplearn._xp._ops import materialize
+from xplearn._xp._ops import is_lazy, materialize
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.utils._labels import (
     decode_labels,
@@ -133,6 +141,148 @@ def _as_label_dtype(xp: ModuleType, labels: Any, dtype: Any, prefix: str) -> Any
 
 
 # ---------------------------------------------------------------------------------------
+# The statistics of a fit: one batch's, merged with what was seen before
+
+
+class _Running(NamedTuple):
+    """What a model saw before this batch: its fitted class counts, means, variances and
+    priors, and what storing the means in float32 rounded off ("mixed"), or None."""
+
+    class_count: Any
+    theta: Any
+    var: Any
+    class_prior: Any
+    theta_residual: Any
+
+
+def _class_statistics(
+    xp: ModuleType, device: Any, X: Any, codes: Any, weights: Any, n_classes: int, smoothing: float
+) -> tuple[Any, Any, Any, Any]:
+    """One in-memory batch's ``(counts, means, variances, epsilon)`` per class, in X's
+    dtype; the counts are sums of weights when weighted, epsilon is ``smoothing`` times
+    the largest (unweighted) feature variance of the batch, as in scikit-learn."""
+    dtype = X.dtype
+    epsilon = smoothing * xp.max(xp.var(X, axis=0))
+    # per-class weighted sums: products with the one-hot class matrix; two passes
+    # (means, then squared deviations from them) as scikit-learn
+    one_hot = _one_hot(xp, codes, n_classes, dtype, device)
+    weighted = one_hot if weights is None else one_hot * xp.astype(weights, dtype)[:, None]
+    counts = xp.sum(weighted, axis=0)
+    one = xp.asarray(1.0, dtype=dtype, device=device)
+    safe_counts = xp.where(counts > 0, counts, one)[:, None]
+    batch_mean = (weighted.T @ X) / safe_counts
+    centered = X - one_hot @ batch_mean  # exact: one 1 per row of one_hot
+    batch_var = (weighted.T @ (centered * centered)) / safe_counts
+    return counts, batch_mean, batch_var, epsilon
+
+
+def _class_moments_block(
+    block: Any, codes: Any, sample_weight: Any, n_classes: int
+) -> tuple[Moments, Moments | None]:
+    """The per-class (weighted) moments of one row block and, when weighted, the
+    unweighted moments of all its rows (for epsilon), host float64."""
+    by_class = grouped_moments(block, codes, sample_weight, n_groups=n_classes)
+    unweighted = None if sample_weight is None else grouped_moments(block)
+    return by_class, unweighted
+
+
+def _blocks_class_statistics(
+    X: Any, codes: Any, weights: Any, n_classes: int, accumulate: Any, smoothing: float
+) -> tuple[Any, Any, Any, Any]:
+    """A lazy batch's ``(counts, means, variances, epsilon)`` as host NumPy arrays of
+    ``accumulate``, as :func:`_class_statistics` gives them in memory, from **one**
+    computation: per-block moments (:func:`grouped_moments` on each block), merged on the
+    host in float64 with Chan et al.'s pairwise update."""
+    parts = map_row_blocks(_class_moments_block, X, codes, weights, constants=(n_classes,))
+    by_class, unweighted = parts[0]
+    for block_by_class, block_unweighted in parts[1:]:
+        by_class = _merge_moments(by_class, block_by_class)
+        if unweighted is not None:
+            unweighted = _merge_moments(unweighted, block_unweighted)
+    everything = by_class.pooled() if unweighted is None else unweighted
+    dtype = np.dtype(accumulate)
+    largest_variance = np.max(everything.squares[0] / everything.weights[0])
+    counts = by_class.weights
+    safe_counts = np.where(counts > 0, counts, 1.0)[:, None]
+    return (
+        counts.astype(dtype),
+        by_class.means.astype(dtype),
+        (by_class.squares / safe_counts).astype(dtype),
+        np.asarray(smoothing * largest_variance.astype(dtype), dtype=dtype),
+    )
+
+
+def _fitted_statistics(
+    xp: ModuleType,
+    device: Any,
+    batch: tuple[Any, Any, Any, Any],
+    running: _Running | None,
+    priors: Any,
+    *,
+    weighted: bool,
+    fit_priors: bool,
+    compute: Any,
+    accumulate: Any,
+) -> list[Any]:
+    """The fitted arrays of a GaussianNB from one batch's ``(counts, means, variances,
+    epsilon)`` in ``accumulate`` and what it saw before (None on a first call).
+
+    The final step of every fit: in memory in the data's namespace, after a blockwise pass
+    on the host (NumPy) from the merged block statistics. Returns ``[theta_, var_,
+    class_count_, class_prior_, epsilon_, theta residual (None unless accumulate is wider
+    than compute), log normalizer, half inverse variances]``.
+    """
+    counts, batch_mean, batch_var, epsilon = batch
+    # scikit-learn leaves a class whose batch weights sum to ~0 (np.isclose) unchanged
+    present = (counts > (1e-8 if weighted else 0.0))[:, None]
+    if running is None:
+        # classes absent from the first batch start at 0, as in scikit-learn
+        zero = xp.asarray(0.0, dtype=accumulate, device=device)
+        theta = xp.where(present, batch_mean, zero)
+        var = xp.where(present, batch_var, zero)
+        seen = counts
+        prior = priors
+    else:
+        seen_before = xp.astype(running.class_count, accumulate)
+        theta_before = xp.astype(running.theta, accumulate)
+        if running.theta_residual is not None:
+            theta_before = theta_before + xp.astype(running.theta_residual, accumulate)
+        # as scikit-learn: the new epsilon is taken off the stored variances
+        var_before = xp.astype(running.var, accumulate) - epsilon
+        theta, var = _combine(
+            xp, seen_before, theta_before, var_before, counts, batch_mean, batch_var
+        )
+        theta = xp.where(present, theta, theta_before)
+        var = xp.where(present, var, var_before)
+        seen = seen_before + counts
+        prior = running.class_prior
+    var = var + epsilon
+    if fit_priors:
+        prior = seen / xp.sum(seen)
+
+    stored_theta = xp.astype(theta, compute)
+    stored_var = xp.astype(var, compute)
+    stored_prior = xp.astype(prior, compute)
+    residual = None
+    if accumulate != compute:
+        # "mixed": keep what storing the means in float32 rounded off, so that later
+        # partial_fit calls combine with the float64 means
+        residual = xp.astype(theta - xp.astype(stored_theta, accumulate), compute)
+    # what inference in the fitted dtype would recompute on every call
+    log_normalizer, half_inverse_var = _gaussian_constants(xp, stored_var, stored_prior)
+    return [
+        stored_theta,
+        stored_var,
+        xp.astype(seen, compute),
+        stored_prior,
+        xp.astype(xp.asarray(epsilon, dtype=accumulate, device=device), compute),
+        residual,
+        log_normalizer,
+        half_inverse_var,
+    ]
+
+
+# ---------------------------------------------------------------------------------------
 
 
 class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -191,6 +341,12 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
     The per-class sums are products of a one-hot class matrix with the data, so fitting
     has no Python loop over samples or classes. The inference methods are free of
     data-dependent Python control flow (they loop over the fitted classes only).
+
+    On a Dask array, ``fit`` makes one computation to find the classes of lazy labels
+    (none for NumPy labels) and **one** pass over the row blocks (per-class weighted
+    means and squared deviations, merged on the host; X's finiteness is checked in the
+    same pass), plus the validation of lazy ``sample_weight``; the fitted arrays are small
+    in-memory Dask arrays. ``partial_fit`` merges a Dask batch as in memory.
 
     Examples
     --------
@@ -311,6 +467,8 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
             sample_weight=sample_weight,
             y_required=True,
             y_kind="labels",
+            # the one pass over lazy data checks its values
+            defer_finite_check=True,
         )
         xp, device, weights = data.xp, data.device, data.sample_weight
         if first_call:
@@ -323,74 +481,58 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
 
         codes, labels = self._encode(xp, device, data.y, classes, first_call, prefix)
         n_classes = labels.shape[0]
-        X = xp.astype(xp.astype(data.X, compute, copy=False), accumulate, copy=False)
-
-        # as scikit-learn: the largest (unweighted) feature variance of this batch
-        epsilon = smoothing * xp.max(xp.var(X, axis=0))
-
-        # per-class weighted sums: products with the one-hot class matrix; two passes
-        # (means, then squared deviations from them) as scikit-learn
-        one_hot = _one_hot(xp, codes, n_classes, accumulate, device)
-        weighted = one_hot if weights is None else one_hot * xp.astype(weights, accumulate)[:, None]
-        counts = xp.sum(weighted, axis=0)
-        one = xp.asarray(1.0, dtype=accumulate, device=device)
-        safe_counts = xp.where(counts > 0, counts, one)[:, None]
-        batch_mean = (weighted.T @ X) / safe_counts
-        centered = X - one_hot @ batch_mean  # exact: one 1 per row of one_hot
-        batch_var = (weighted.T @ (centered * centered)) / safe_counts
-
-        # scikit-learn leaves a class whose batch weights sum to ~0 (np.isclose) unchanged
-        present = (counts > (0.0 if weights is None else 1e-8))[:, None]
-        if first_call:
-            # classes absent from the first batch start at 0, as in scikit-learn
-            zero = xp.asarray(0.0, dtype=accumulate, device=device)
-            theta = xp.where(present, batch_mean, zero)
-            var = xp.where(present, batch_var, zero)
-            seen = counts
+        X = xp.astype(data.X, compute, copy=False)
+        lazy = is_lazy(xp)
+        if lazy:
+            # one pass over the blocks; the rest on the host, as in memory
+            batch = _blocks_class_statistics(X, codes, weights, n_classes, accumulate, smoothing)
+            fit_xp, fit_device = numpy_namespace(), "cpu"
+            compute, accumulate = np.dtype(compute), np.dtype(accumulate)
         else:
-            seen_before = xp.astype(self.class_count_, accumulate)
-            theta_before = xp.astype(self.theta_, accumulate)
-            if getattr(self, "_theta_residual", None) is not None:
-                theta_before = theta_before + xp.astype(self._theta_residual, accumulate)
-            # as scikit-learn: the new epsilon is taken off the stored variances
-            var_before = xp.astype(self.var_, accumulate) - epsilon
-            theta, var = _combine(
-                xp, seen_before, theta_before, var_before, counts, batch_mean, batch_var
-            )
-            theta = xp.where(present, theta, theta_before)
-            var = xp.where(present, var, var_before)
-            seen = seen_before + counts
-        var = var + epsilon
-
+            X = xp.astype(X, accumulate, copy=False)
+            batch = _class_statistics(xp, device, X, codes, weights, n_classes, smoothing)
+            fit_xp, fit_device = xp, device
+        running = None if first_call else self._running_state(host=lazy)
         if first_call:
-            prior = self._initial_priors(xp, device, n_classes, accumulate, prefix)
-        else:
-            prior = None if self.priors is None else self.class_prior_
-        if self.priors is None:
-            prior = seen / xp.sum(seen)
-
-        stored_theta = xp.astype(theta, compute)
-        fitted = [
-            stored_theta,
-            xp.astype(var, compute),
-            xp.astype(seen, compute),
-            xp.astype(prior, compute),
-            xp.astype(xp.asarray(epsilon, dtype=accumulate, device=device), compute),
-        ]
-        if accumulate != compute:
-            # "mixed": keep what storing the means in float32 rounded off, so that later
-            # partial_fit calls combine with the float64 means
-            fitted.append(xp.astype(theta - xp.astype(stored_theta, accumulate), compute))
-        fitted = materialize(xp, *fitted)
-        self.theta_, self.var_, self.class_count_, self.class_prior_, self.epsilon_ = fitted[:5]
-        self._theta_residual = fitted[5] if len(fitted) > 5 else None
-        # what inference in the fitted dtype would recompute on every call
-        self._log_normalizer, self._half_inverse_var = materialize(
-            xp, *_gaussian_constants(xp, self.var_, self.class_prior_)
+            priors = self._initial_priors(fit_xp, fit_device, n_classes, accumulate, prefix)
+        fitted = _fitted_statistics(
+            fit_xp,
+            fit_device,
+            batch,
+            running,
+            priors if first_call else None,
+            weighted=weights is not None,
+            fit_priors=self.priors is None,
+            compute=compute,
+            accumulate=accumulate,
         )
+        if lazy:  # small in-memory Dask arrays, not graphs over X
+            fitted = [None if array is None else xp.asarray(array) for array in fitted]
+        else:
+            fitted = materialize(xp, *fitted)
+        (
+            self.theta_,
+            self.var_,
+            self.class_count_,
+            self.class_prior_,
+            self.epsilon_,
+            self._theta_residual,
+            self._log_normalizer,
+            self._half_inverse_var,
+        ) = fitted
         if first_call:
             self.classes_ = labels
         return self
+
+    def _running_state(self, host: bool) -> _Running:
+        """What the model saw before this batch; on the host (one computation of the
+        small fitted Dask arrays) for a fit made of host statistics."""
+        residual = getattr(self, "_theta_residual", None)
+        state = [self.class_count_, self.theta_, self.var_, self.class_prior_]
+        if host:
+            state = to_host(*state, *([] if residual is None else [residual]))
+            residual = None if residual is None else state.pop()
+        return _Running(*state, residual)
 
     def _encode(self, xp, device, y, classes, first_call, prefix):
         """Class codes of y and the classes: found in y (``fit``), taken from ``classes``
@@ -406,13 +548,13 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         if classes is not None:
             given = _labels_like(xp, device, y, classes, prefix)
             given = encode_labels(xp, device, given, prefix, min_classes=1).classes
-            same = given.shape[0] == labels.shape[0] and bool(
-                numpy_namespace().all(to_numpy(given) == to_numpy(labels))
-            )
+            # both on the host in one go (one computation of lazy ones)
+            host_given, host_labels = to_host(given, labels)
+            same = host_given.shape == host_labels.shape and bool(np.all(host_given == host_labels))
             if not same:
                 raise ValueError(
-                    f"{prefix}classes={to_numpy(given).tolist()} is not the same as on the "
-                    f"last call to partial_fit, was: {to_numpy(labels).tolist()}."
+                    f"{prefix}classes={host_given.tolist()} is not the same as on the "
+                    f"last call to partial_fit, was: {host_labels.tolist()}."
                 )
         return encode_with_classes(xp, device, y, labels, prefix), labels
 
