@@ -234,3 +234,20 @@ def test_radius_neighbors_stay_eager_on_chunked_training_data():
     expected = eager.radius_neighbors(Q, return_csr=True)
     np.testing.assert_array_equal(np.asarray(indptr), expected[0])
     np.testing.assert_array_equal(np.asarray(indices), expected[1])
+
+
+@pytest.mark.parametrize("n_neighbors", [1, 7, 40])
+def test_many_training_blocks_merge_in_a_tree(n_neighbors):
+    # 23 training blocks, more than one merge takes (8): a tree of two levels; blocks
+    # of fewer rows than n_neighbors; the copies of row 10 span several blocks
+    X, Q, _ = _data(np.float64, seed=2)
+    chunks = (*([7] * 20), 0, 40, 20)
+    Xd = da.from_array(X, chunks=(chunks, (6,)))
+    Qd = da.from_array(Q, chunks=QUERY_CHUNKS)
+    lazy = NearestNeighbors(n_neighbors=n_neighbors).fit(Xd)
+    eager = NearestNeighbors(n_neighbors=n_neighbors).fit(X)
+    with count_dask_computes() as computes:
+        found, own = lazy.kneighbors(Qd), lazy.kneighbors()
+    assert computes.count == 0
+    _assert_neighbors_equal(found, eager.kneighbors(Q), np.float64)
+    _assert_neighbors_equal(own, eager.kneighbors(), np.float64)

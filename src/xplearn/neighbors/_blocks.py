@@ -8,8 +8,8 @@ without computing anything:
   (:func:`xplearn._kernels.argkmin`, numba on NumPy blocks) of the query block against
   the training block, with the training block's row numbers as the indices, and the
   labels or targets of the neighbours found, when the estimator has any;
-* one task per query block merging its per-training-block results: the ``k`` best by
-  (distance, index), the order of the in-memory search.
+* merges of a query block's per-training-block results, ``_MERGE_FAN_IN`` at a time in
+  a tree: the ``k`` best by (distance, index), the order of the in-memory search.
 
 Each training block contributes its ``min(k, rows)`` nearest rows, so the merge sees
 every row of the global ``k`` nearest. The exact distances of the in-memory search
@@ -22,6 +22,7 @@ exactly.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,8 @@ __all__ = ["lazy_kneighbors", "packed_distances", "packed_indices", "packed_labe
 
 #: Columns of a packed result before the labels: the distance and the training index.
 _LEADING = 2
+#: Training blocks whose neighbours one merge task takes at a time.
+_MERGE_FAN_IN = 8
 
 
 def lazy_kneighbors(
@@ -91,24 +94,41 @@ def lazy_kneighbors(
     width = _LEADING + n_label_columns
     meta_xp = array_namespace(queries._meta)
     meta = meta_xp.empty((0, 0, 0), dtype=meta_xp.float64)
-    config = get_config()
     name = f"kneighbors-{method or 'search'}".lower().replace(".", "-").replace("()", "")
-    found = da.blockwise(
-        _search_block,
-        "ijc",
-        *arguments,
-        k=k_search,
-        metric=metric,
-        width=width,
-        config=config,
-        method=method,
-        new_axes={"c": width},
-        adjust_chunks={"j": tuple(min(k_search, size) for size in train_chunks)},
-        concatenate=True,
-        dtype=np.float64,
-        meta=meta,
-        name=f"{name}-blocks",
-    )
+    with warnings.catch_warnings():
+        # one task per (query block, training block) is the plan, not an accident
+        warnings.simplefilter("ignore", da.PerformanceWarning)
+        found = da.blockwise(
+            _search_block,
+            "ijc",
+            *arguments,
+            k=k_search,
+            metric=metric,
+            width=width,
+            config=get_config(),
+            method=method,
+            new_axes={"c": width},
+            adjust_chunks={"j": tuple(min(k_search, size) for size in train_chunks)},
+            concatenate=True,
+            dtype=np.float64,
+            meta=meta,
+            token=f"{name}-blocks",
+        )
+    # a tree of merges, ``_MERGE_FAN_IN`` training blocks at a time: a query block then
+    # never holds more than ``_MERGE_FAN_IN * k`` candidates per row, however many
+    # training blocks there are
+    while len(found.chunks[1]) > 1:
+        sizes = found.chunks[1]
+        groups = [sum(sizes[at : at + _MERGE_FAN_IN]) for at in range(0, len(sizes), _MERGE_FAN_IN)]
+        found = found.rechunk({1: tuple(groups)})
+        found = found.map_blocks(
+            _merge_block,
+            k=k_search,
+            chunks=(found.chunks[0], tuple(min(k_search, size) for size in groups), (width,)),
+            dtype=np.float64,
+            meta=meta,
+            token=f"{name}-partial-merge",
+        )
     merge_arguments = [found, "ijc"]
     if own:
         # the queries' own row numbers, to leave each row out of its neighbours
@@ -123,7 +143,7 @@ def lazy_kneighbors(
         concatenate=True,
         dtype=np.float64,
         meta=meta,
-        name=f"{name}-merge",
+        token=f"{name}-merge",
     )
 
 
