@@ -84,9 +84,9 @@ def test_fit_matches_numpy_with_one_compute_per_evaluation(
         model = LogisticRegression(**params).fit(Xd, yd, sample_weight=wd)
     n_eval = evaluations[-1]
     # X's finiteness check, the classes, the sample weights' checks (finite, >= 0, sum
-    # > 0), the weight total (with the class weights' per-class sums), and one
-    # computation per evaluation of the objective
-    expected = 1 + 1 + (3 if weights is not None else 0)
+    # > 0: one computation), the weight total (with the class weights' per-class sums),
+    # and one computation per evaluation of the objective
+    expected = 1 + 1 + (1 if weights is not None else 0)
     expected += int(weights is not None or class_weight is not None) + n_eval
     assert counter.count == expected
 

@@ -8,10 +8,11 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from xplearn import config_context
-from xplearn._xp import namespace_name, to_numpy
+from xplearn._xp import array_namespace, namespace_name, to_numpy
 from xplearn.base import XPEstimatorMixin
+from xplearn.linear_model import LinearRegression
 from xplearn.preprocessing import MinMaxScaler, StandardScaler
-from xplearn.testing import assert_allclose_xp, assert_on_backend
+from xplearn.testing import assert_allclose_xp, assert_on_backend, count_dask_computes
 from xplearn.utils import validation as validation_module
 from xplearn.utils.validation import (
     Validated,
@@ -906,3 +907,60 @@ def test_fitted_arrays_on_other_backends(backend, X_np):
         (mean,) = scaler._fitted_arrays(backend.xp.float64, "mean_")
         assert mean.dtype == backend.xp.float64
         assert_on_backend(mean, backend)
+
+
+# --------------------------------------------------------------------- lazy (Dask) inputs
+
+
+def test_lazy_sample_weight_is_checked_in_one_computation():
+    da = pytest.importorskip("dask.array")
+
+    lazy = da.from_array(np.array([1.0, 2.0, 0.0, 4.0] * 5), chunks=6)
+    with count_dask_computes() as counter:
+        checked = check_sample_weight(
+            lazy, 20, xp=array_namespace(lazy), device=None, dtype=np.float64
+        )
+    assert counter.count == 1
+    np.testing.assert_array_equal(checked.compute(), lazy.compute())
+    for values, match in [
+        ([1.0, -0.5, np.nan], "contains NaN"),  # the NaN is named before the sign
+        ([1.0, np.inf, 2.0], "contains infinity"),
+        ([1.0, -0.5, 2.0], "negative values"),
+        ([0.0, 0.0, 0.0], "sums to zero"),
+        ([1e308, 1e308, 1.0], None),  # the sum overflows: finite weights all the same
+    ]:
+        weights = da.from_array(np.array(values), chunks=2)
+        if match is None:
+            check_sample_weight(
+                weights, 3, xp=array_namespace(weights), device=None, dtype=np.float64
+            )
+            continue
+        with pytest.raises(ValueError, match=rf"^Foo\.fit\(\): .*{match}"):
+            check_sample_weight(
+                weights,
+                3,
+                xp=array_namespace(weights),
+                device=None,
+                dtype=np.float64,
+                prefix="Foo.fit(): ",
+            )
+
+
+def test_deferred_check_of_lazy_y_raises_when_computed():
+    da = pytest.importorskip("dask.array")
+
+    X = da.from_array(np.ones((12, 2)), chunks=4)
+    y = np.arange(12.0)
+    y[9] = np.nan
+    with count_dask_computes() as counter:
+        data = validate_data(
+            LinearRegression(),
+            X,
+            da.from_array(y, chunks=4),
+            method="fit",
+            reset=True,
+            defer_finite_check=True,
+        )
+    assert counter.count == 0
+    with pytest.raises(ValueError, match=r"^LinearRegression\.fit\(\): Input y contains NaN"):
+        data.y.compute()

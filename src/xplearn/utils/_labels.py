@@ -21,7 +21,7 @@ import numpy as np
 
 from xplearn._xp import array_namespace, move_to, numpy_namespace, to_numpy
 from xplearn._xp._onnx import is_symbolic, symbolic_take_labels
-from xplearn._xp._ops import is_lazy, materialize
+from xplearn._xp._ops import is_lazy
 
 __all__ = [
     "EncodedLabels",
@@ -90,11 +90,22 @@ def encode_labels(
     else:
         classes = xp.unique_values(y)
         if is_lazy(xp):
-            (classes,) = materialize(xp, classes)
-        classes = xp.sort(_sortable(xp, classes))
-        codes = xp.searchsorted(classes, _sortable(xp, y))
-        if y.dtype == xp.bool:
-            classes = xp.astype(classes, xp.bool)
+            # computed and sorted on the host, so that classes_ is an in-memory array,
+            # not a graph of sort tasks over the computed values
+            import dask
+
+            (values,) = dask.compute(classes)
+            values = np.sort(np.asarray(values))
+            codes = xp.searchsorted(
+                xp.asarray(values.astype(np.int8) if values.dtype == bool else values),
+                _sortable(xp, y),
+            )
+            classes = xp.asarray(values)
+        else:
+            classes = xp.sort(_sortable(xp, classes))
+            codes = xp.searchsorted(classes, _sortable(xp, y))
+            if y.dtype == xp.bool:
+                classes = xp.astype(classes, xp.bool)
     n_classes = classes.shape[0]
     if n_classes < min_classes:
         from xplearn._xp import to_numpy

@@ -154,15 +154,16 @@ def _raise_if_not_finite(xp: ModuleType, array: Any, what: str, prefix: str) -> 
     )
 
 
-def _finite_when_computed(X: Any, prefix: str) -> Any:
-    """Dask array X in one column chunk, each block checked by :func:`_check_finite` when
-    it is computed: checking now would compute X. The error names the column within X.
-    """
-    X = one_column_chunk(X)
+def _finite_when_computed(X: Any, prefix: str, what: str = "X") -> Any:
+    """Dask array X (2-D in one column chunk), each block checked by :func:`_check_finite`
+    when it is computed: checking now would compute X. The error names the column within
+    X, and ``what`` ("X", "y")."""
+    if X.ndim == 2:
+        X = one_column_chunk(X)
     if get_config()["assume_finite"]:
         return X
     return X.map_blocks(
-        _finite_block, "X", prefix, dtype=X.dtype, meta=X._meta, token="check-finite"
+        _finite_block, what, prefix, dtype=X.dtype, meta=X._meta, token="check-finite"
     )
 
 
@@ -352,7 +353,9 @@ def validate_data(
     if y is not None and y_kind == "labels":
         y = _validate_labels(xp, y, n_samples, prefix)
     elif y is not None:
-        y = _validate_y(xp, device, y, n_samples, dtypes.compute, prefix)
+        y = _validate_y(
+            xp, device, y, n_samples, dtypes.compute, prefix, defer_finite_check and is_lazy(xp)
+        )
     if sample_weight is not None:
         sample_weight = check_sample_weight(
             sample_weight, n_samples, xp=xp, device=device, dtype=dtypes.compute, prefix=prefix
@@ -569,7 +572,13 @@ def _validate_labels(xp: ModuleType, y: Any, n_samples: int, prefix: str) -> Any
 
 
 def _validate_y(
-    xp: ModuleType, device: Any, y: Any, n_samples: int, dtype: Any, prefix: str
+    xp: ModuleType,
+    device: Any,
+    y: Any,
+    n_samples: int,
+    dtype: Any,
+    prefix: str,
+    defer_finite_check: bool = False,
 ) -> Any:
     y = _to_namespace_input(y, "y", prefix, xp, device)
     _check_dtype(xp, y, "y", prefix)
@@ -585,6 +594,8 @@ def _validate_y(
             f"[{n_samples}, {y.shape[0]}]"
         )
     y = xp.astype(y, dtype, copy=False)
+    if defer_finite_check:  # lazy y, checked in its graph like X
+        return _finite_when_computed(y, prefix, "y")
     _check_finite(xp, y, "y", prefix)
     return y
 
@@ -631,9 +642,30 @@ def check_sample_weight(
                 f"({n_samples},): one weight per sample."
             )
         sample_weight = xp.astype(sample_weight, dtype, copy=False)
+    if is_lazy(xp):
+        _check_lazy_weights(xp, sample_weight, prefix)
+        return sample_weight
     _check_finite(xp, sample_weight, "sample_weight", prefix)
     if bool(xp.any(sample_weight < 0)):
         raise ValueError(f"{prefix}sample_weight has negative values; weights must be >= 0.")
     if not bool(xp.sum(sample_weight) > 0):
         raise ValueError(f"{prefix}sample_weight sums to zero; at least one must be positive.")
     return sample_weight
+
+
+def _check_lazy_weights(xp: ModuleType, sample_weight: Any, prefix: str) -> None:
+    """The checks of :func:`check_sample_weight` on a Dask array in one computation: the
+    sum and the minimum (a finite sum means finite weights, barring overflow; a NaN or an
+    infinity is then located by the detailed check, on the error path only)."""
+    import dask
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        total, smallest = (
+            float(value) for value in dask.compute(xp.sum(sample_weight), xp.min(sample_weight))
+        )
+    if not math.isfinite(total):
+        _check_finite(xp, sample_weight, "sample_weight", prefix)
+    if smallest < 0:
+        raise ValueError(f"{prefix}sample_weight has negative values; weights must be >= 0.")
+    if not total > 0:
+        raise ValueError(f"{prefix}sample_weight sums to zero; at least one must be positive.")
