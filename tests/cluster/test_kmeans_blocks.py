@@ -6,26 +6,9 @@ from sklearn.datasets import make_blobs
 
 from xplearn.cluster import KMeans
 from xplearn.cluster._kmeans_parallel import kmeans_parallel_init
+from xplearn.testing import count_dask_computes
 
 da = pytest.importorskip("dask.array")
-dask = pytest.importorskip("dask")
-from dask.callbacks import Callback  # noqa: E402
-
-
-class ComputeCounter(Callback):
-    """Counts the graph computations started while it is active (local schedulers)."""
-
-    def __init__(self):
-        super().__init__()
-        self.count = 0
-
-    def _start(self, dsk):
-        self.count += 1
-
-
-def _counting():
-    counter = ComputeCounter()
-    return counter, dask.config.set(scheduler="sync")
 
 
 def _blobs(dtype, n_samples=6000, seed=0):
@@ -33,13 +16,6 @@ def _blobs(dtype, n_samples=6000, seed=0):
         n_samples=n_samples, n_features=6, centers=7, cluster_std=2.0, random_state=seed
     )
     return X.astype(dtype)
-
-
-def test_counter_counts():
-    counter, scheduler = _counting()
-    with scheduler, counter:
-        da.ones(10, chunks=5).sum().compute()
-    assert counter.count == 1
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -52,8 +28,7 @@ def test_dask_fit_equals_numpy_with_an_explicit_init(dtype, weighted):
     expected = KMeans(init=init, **settings).fit(X, sample_weight=weights if weighted else None)
     X_lazy = da.from_array(X, chunks=(1100, 3))  # uneven row blocks, split columns
     lazy_weights = da.from_array(weights, chunks=700) if weighted else None
-    counter, scheduler = _counting()
-    with scheduler, counter:
+    with count_dask_computes() as counter:
         got = KMeans(init=da.from_array(init), **settings).fit(X_lazy, sample_weight=lazy_weights)
     assert got.n_iter_ == expected.n_iter_
     # X's validation (its finiteness), the weights' (counted apart), the init array's
@@ -75,8 +50,7 @@ def _weight_checks(X, sample_weight):
 
     counts = []
     for weights in (None, sample_weight):
-        counter, scheduler = _counting()
-        with scheduler, counter:
+        with count_dask_computes() as counter:
             validate_data(
                 KMeans(),
                 X,
@@ -118,8 +92,7 @@ def test_kmeans_parallel_quality_on_blobs(seed):
 
 def test_kmeans_parallel_computations():
     X = _blobs(np.float64, n_samples=3000)
-    counter, scheduler = _counting()
-    with scheduler, counter:
+    with count_dask_computes() as counter:
         centers = kmeans_parallel_init(
             da.from_array(X, chunks=700),
             7,
@@ -160,8 +133,7 @@ def test_column_moments_in_one_pass_match_numpy():
     from xplearn._kernels._blocks import column_moments
 
     X = np.random.default_rng(0).normal(loc=1e6, scale=0.5, size=(1000, 3))
-    counter, scheduler = _counting()
-    with scheduler, counter:
+    with count_dask_computes() as counter:
         mean, variance, mean_sq_norm = column_moments(da.from_array(X, chunks=(130, 2)))
     assert counter.count == 1
     np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-14)
