@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn import neighbors as sk
 
+import xplearn
 from xplearn import config_context
 from xplearn.neighbors import KNeighborsClassifier, KNeighborsRegressor, NearestNeighbors
 from xplearn.testing import count_dask_computes
@@ -251,3 +252,16 @@ def test_many_training_blocks_merge_in_a_tree(n_neighbors):
     assert computes.count == 0
     _assert_neighbors_equal(found, eager.kneighbors(Q), np.float64)
     _assert_neighbors_equal(own, eager.kneighbors(), np.float64)
+
+
+def test_convert_between_dask_and_numpy():
+    X, Q, y = _data(np.float64)
+    Xd, Qd, yd = _dask(X, Q, y)
+    eager = KNeighborsClassifier().fit(X, y)
+    # fitted on Dask, served in memory (the vote then compares the codes: no table)
+    served = xplearn.convert(KNeighborsClassifier().fit(Xd, yd), to="numpy")
+    np.testing.assert_array_equal(served.predict(Q), eager.predict(Q))
+    # fitted in memory, served on Dask: one training block
+    moved = xplearn.convert(eager, to="dask")
+    np.testing.assert_array_equal(moved.predict(Qd).compute(), eager.predict(Q))
+    np.testing.assert_array_equal(moved.kneighbors(Qd)[1].compute(), eager.kneighbors(Q)[1])
