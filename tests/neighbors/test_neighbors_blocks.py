@@ -133,6 +133,8 @@ def test_classifier_on_chunked_data_equals_numpy(weights, labels, dtype):
     assert fit_computes.count == (1 if labels == "strings" else 2)
     eager = KNeighborsClassifier(n_neighbors=5, weights=weights).fit(X, y)
     np.testing.assert_array_equal(np.asarray(lazy.classes_), eager.classes_)
+    if labels == "integers":
+        assert len(lazy.classes_.__dask_graph__().layers) == 1  # in memory
     with count_dask_computes() as query_computes:
         predicted = lazy.predict(Qd)
         proba = lazy.predict_proba(Qd)
@@ -157,7 +159,7 @@ def test_regressor_on_chunked_data_equals_numpy(weights, n_targets, dtype):
     Xd, Qd, yd = _dask(X, Q, y)
     with count_dask_computes() as fit_computes:
         lazy = KNeighborsRegressor(n_neighbors=4, weights=weights).fit(Xd, yd)
-    assert fit_computes.count == 2  # the finiteness checks of X and of y
+    assert fit_computes.count == 1  # the finiteness checks of X and of y, together
     eager = KNeighborsRegressor(n_neighbors=4, weights=weights).fit(X, y)
     with count_dask_computes() as query_computes:
         predicted = lazy.predict(Qd)
@@ -195,6 +197,30 @@ def test_nan_in_one_block_raises_at_fit(model, with_y):
     name = type(model).__name__
     with pytest.raises(ValueError, match=rf"{name}\.fit\(\): .*NaN"):
         model.fit(*arguments)
+
+
+def test_nan_in_y_raises_at_fit_and_a_failed_fit_leaves_the_model_unfitted():
+    X, _, _ = _data(np.float64)
+    y = np.arange(200, dtype=np.float64)
+    y[140] = np.inf
+    model = KNeighborsRegressor()
+    message = r"KNeighborsRegressor\.fit\(\): .*y contains inf"
+    with count_dask_computes() as computes, pytest.raises(ValueError, match=message):
+        model.fit(da.from_array(X, chunks=TRAIN_CHUNKS), da.from_array(y, chunks=50))
+    assert computes.count == 1
+    assert not hasattr(model, "n_features_in_")
+    assert not hasattr(model, "_fit_X")
+
+
+def test_assume_finite_fit_computes_nothing():
+    X, Q, _ = _data(np.float64)
+    Xd, Qd = _dask(X, Q)
+    with config_context(assume_finite=True), count_dask_computes() as computes:
+        model = NearestNeighbors().fit(Xd)
+    assert computes.count == 0
+    np.testing.assert_array_equal(
+        model.kneighbors(Qd)[1].compute(), NearestNeighbors().fit(X).kneighbors(Q)[1]
+    )
 
 
 def test_nan_in_queries_raises_when_computed():

@@ -8,11 +8,17 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from xplearn._config import get_config
 from xplearn._kernels import argkmin, kernel_input, radius_neighbors, training_index
 from xplearn._xp import device_of, is_dask_array, sparse_rows, to_numpy
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.metrics._pairwise import check_metric, check_radius
-from xplearn.neighbors._blocks import lazy_kneighbors, packed_distances, packed_indices
+from xplearn.neighbors._blocks import (
+    lazy_kneighbors,
+    packed_distances,
+    packed_indices,
+    run_blocks,
+)
 from xplearn.utils.validation import check_is_fitted, method_name, validate_data
 
 __all__ = ["NearestNeighbors"]
@@ -50,9 +56,29 @@ class _NeighborsBase(XPEstimatorMixin, BaseEstimator):
     def _fit(self, X, y=None, *, supervised=False, y_kind="numeric"):
         prefix = f"{method_name(self, 'fit')}: "
         metric = self._check_params(prefix)
+        lazy = type(X) is not np.ndarray and is_dask_array(X)
+        before = dict(vars(self))
+        # on Dask the finiteness checks of X and of a numeric y go into their graphs, and
+        # run together in one computation below (two if each checked itself)
         data = validate_data(
-            self, X, y, method="fit", reset=True, y_required=supervised, y_kind=y_kind
+            self,
+            X,
+            y,
+            method="fit",
+            reset=True,
+            y_required=supervised,
+            y_kind=y_kind,
+            defer_finite_check=lazy,
         )
+        if lazy and not get_config()["assume_finite"]:
+            checked = [data.X] if y_kind == "labels" or data.y is None else [data.X, data.y]
+            try:
+                run_blocks(*checked)
+            except ValueError:
+                # as when validation fails: the estimator is left as it was
+                self.__dict__.clear()
+                self.__dict__.update(before)
+                raise
         # kept as given (a view when no conversion was needed): inputs are never modified
         self._fit_X = kernel_input(data.X, prefix[:-2])
         # what the search derives from the training rows alone, once (not per query)
@@ -292,8 +318,9 @@ class NearestNeighbors(_NeighborsBase):
     order). The returned distances are exact (recomputed from the selected rows with
     float64 accumulation), so a query equal to a training row is at distance 0.
 
-    On Dask, ``fit`` keeps the training rows as the given Dask array (one computation:
-    the finiteness check; persist the array first to keep its blocks in memory), and a
+    On Dask, ``fit`` keeps the training rows as the given Dask array (one computation
+    checks them, and a regressor's targets, for NaN and infinity; a classifier's
+    classes take one more; persist the array first to keep its blocks in memory), and a
     k-neighbour query on a Dask array computes nothing: each query block is searched
     against each training block in memory, and the per-block neighbours are merged by
     (distance, index), so the result equals the in-memory one. Queries must then be Dask

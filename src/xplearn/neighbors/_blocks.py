@@ -31,7 +31,13 @@ from xplearn._config import config_context, get_config
 from xplearn._xp import array_namespace
 from xplearn._xp._ops import one_column_chunk
 
-__all__ = ["lazy_kneighbors", "packed_distances", "packed_indices", "packed_labels"]
+__all__ = [
+    "lazy_kneighbors",
+    "packed_distances",
+    "packed_indices",
+    "packed_labels",
+    "run_blocks",
+]
 
 #: Columns of a packed result before the labels: the distance and the training index.
 _LEADING = 2
@@ -145,6 +151,23 @@ def lazy_kneighbors(
         meta=meta,
         token=f"{name}-merge",
     )
+
+
+def run_blocks(*arrays: Any) -> None:
+    """Compute every block of the Dask ``arrays`` in one computation, keeping nothing:
+    the checks in their graphs (e.g. finiteness) run, and raise."""
+    import dask
+
+    dask.compute(*(array.map_blocks(_no_rows, chunks=_no_row_chunks(array)) for array in arrays))
+
+
+def _no_row_chunks(array: Any) -> tuple:
+    return ((0,) * len(array.chunks[0]), *array.chunks[1:])
+
+
+def _no_rows(block: Any) -> Any:
+    """The block without its rows: what :func:`run_blocks` keeps of it."""
+    return block[:0]
 
 
 def packed_distances(packed: Any, dtype: Any) -> Any:
