@@ -209,11 +209,13 @@ def _search_block(
         return xp.zeros((queries.shape[0], k_block, width), dtype=xp.float64)
     with config_context(**config):
         distances, local = argkmin(queries, training, k_block, metric, method=method)
-    columns = [xp.astype(distances, xp.float64), xp.astype(xp.take(rows, local), xp.float64)]
+    flat = xp.reshape(local, (-1,))  # the array API takes 1-D indices
+    indices = xp.reshape(xp.take(rows, flat), local.shape)
+    columns = [xp.astype(distances, xp.float64), xp.astype(indices, xp.float64)]
     packed = xp.stack(columns, axis=2)
     if labels is None:
         return packed
-    found = xp.take(labels, xp.reshape(local, (-1,)), axis=0)
+    found = xp.take(labels, flat, axis=0)
     found = xp.reshape(xp.astype(found, xp.float64), (*local.shape, labels.shape[1]))
     return xp.concat([packed, found], axis=2)
 
