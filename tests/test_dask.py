@@ -6,8 +6,6 @@ dask.distributed cluster of two worker processes, the result must be the in-memo
 Nothing computed is asserted with a scheduler that counts the computations asked of it.
 """
 
-from contextlib import contextmanager
-
 import numpy as np
 import pytest
 from sklearn.base import is_classifier, is_regressor
@@ -18,6 +16,7 @@ import xplearn
 from xplearn.cluster import KMeans, MiniBatchKMeans
 from xplearn.neighbors import NearestNeighbors
 from xplearn.preprocessing import StandardScaler
+from xplearn.testing import count_dask_computes
 from xplearn.utils.discovery import all_estimators
 
 dask = pytest.importorskip("dask")
@@ -43,28 +42,6 @@ ESTIMATORS = dict(all_estimators())
 NAMES = sorted(ESTIMATORS)
 LABELS = np.array(["setosa", "versicolor", "virginica"])
 RTOL = {np.float32: 1e-5, np.float64: 1e-6}
-
-
-class ComputeCounter:
-    """A Dask scheduler that counts the computations asked of it, then has ``get`` (the
-    cluster's, or Dask's synchronous one) run them."""
-
-    def __init__(self, get):
-        self.get = get
-        self.count = 0
-
-    def __call__(self, graph, keys, **kwargs):
-        self.count += 1
-        return self.get(graph, keys, **kwargs)
-
-
-@contextmanager
-def counting_computes(get=None):
-    """Count every Dask computation in the block (``.compute()``, ``dask.compute``,
-    ``np.asarray``, ``bool`` or ``float`` of a Dask array...), which then runs on ``get``."""
-    counter = ComputeCounter(dask.get if get is None else get)
-    with dask.config.set(scheduler=counter):
-        yield counter
 
 
 def _methods(estimator):
@@ -117,7 +94,7 @@ def _parts(result):
 
 def _lazy_call(model, method, X, get=None):
     """``model.method(X)`` asserting it computes nothing and returns Dask arrays."""
-    with counting_computes(get) as counter:
+    with count_dask_computes(get) as counter:
         result = getattr(model, method)(X)
     assert counter.count == 0, f"{method}() computed {counter.count} time(s)"
     for part in _parts(result):
@@ -175,6 +152,83 @@ def test_inference_is_lazy_and_computes_the_in_memory_result(dask_client, name, 
         assert computed[methods.index("predict")].dtype.kind == "U"  # the string labels
 
 
+#: Computations of ``fit`` on the Dask training data (150 rows in 3 blocks) with
+#: ``_fit_params``: the budgets docs/user_guide/dask.rst states (a function of the fitted
+#: model for the iterative fits). Classifiers: 1 of them finds the classes.
+FIT_COMPUTES = {
+    "GaussianNB": 2,
+    # X checked, the init array checked and read, the statistics, one per iteration,
+    # the final inertia
+    "KMeans": lambda model: model.n_iter_ + 5,
+    "KNeighborsClassifier": 2,
+    "KNeighborsRegressor": 1,
+    "LinearDiscriminantAnalysis": 2,
+    "LinearRegression": 1,
+    # X checked, the classes, one per L-BFGS evaluation (here one per iteration + 1)
+    "LogisticRegression": lambda model: 2 + int(model.n_iter_[0]) + 1,
+    "MinMaxScaler": 1,
+    # X checked, the init rows, one per epoch, the final inertia
+    "MiniBatchKMeans": lambda model: model.n_iter_ + 3,
+    "NearestNeighbors": 1,
+    "PCA": 1,
+    "Ridge": 1,
+    "StandardScaler": 1,
+}
+#: Attributes the Dask fit cannot share with the in-memory one: MiniBatchKMeans on Dask
+#: takes its minibatches block by block (tests/cluster/test_minibatch_blocks.py checks it
+#: against in-memory partial_fit on the same batches).
+NOT_COMPARED = {
+    "MiniBatchKMeans": {"cluster_centers_", "labels_", "inertia_", "n_iter_", "n_steps_"}
+}
+
+
+def _fit_params(name, X, lazy=False):
+    params = dict(PARAMS.get(name, {}))
+    if name == "KMeans":  # the same explicit init on both sides, in X's namespace
+        init = X[[0, 50, 100]]
+        params["init"] = da.from_array(init) if lazy else init
+    return params
+
+
+def _fitted_attributes(model):
+    return sorted(
+        name
+        for name in vars(model)
+        if name.endswith("_") and not name.startswith("_") and name != "feature_names_in_"
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fit_on_the_cluster_computes_as_stated_and_equals_numpy(dask_client, name):
+    X, codes, continuous = _training_data(np.float64)
+    reference = ESTIMATORS[name](**_fit_params(name, X))
+    y = codes if is_classifier(reference) else continuous if is_regressor(reference) else None
+    reference.fit(X, y)
+    model = ESTIMATORS[name](**_fit_params(name, X, lazy=True))
+    X_lazy = da.from_array(X, chunks=((60, 0, 40, 50), (2, 3)))
+    y_lazy = None if y is None else da.from_array(y, chunks=((60, 0, 40, 50),))
+    with count_dask_computes(dask_client.get) as counter:
+        model.fit(X_lazy, y_lazy)
+    budget = FIT_COMPUTES[name]
+    budget = budget(model) if callable(budget) else budget
+    assert counter.count == budget, f"{name}.fit() computed {counter.count} times, not {budget}"
+    assert _fitted_attributes(model) == _fitted_attributes(reference)
+    skipped = NOT_COMPARED.get(name, set())
+    for attribute in _fitted_attributes(reference):
+        got, expected = getattr(model, attribute), getattr(reference, attribute)
+        if isinstance(got, da.Array) and attribute != "labels_":
+            # small fitted arrays are held in memory, not as a graph over the training data
+            assert len(got.__dask_graph__().layers) == 1, f"{name}.{attribute} is a graph"
+        if attribute in skipped:
+            continue
+        if isinstance(expected, (int, float, str, np.integer, np.floating)) or hasattr(
+            expected, "shape"
+        ):
+            _assert_same(np.asarray(got), np.asarray(expected), np.float64, f"{name}.{attribute}")
+        else:
+            assert got == expected, f"{name}.{attribute}"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_nan_in_one_block_raises_when_computed(dask_client, name):
     model, _ = _fitted(name, "numpy", np.float64)
@@ -190,7 +244,7 @@ def test_nan_in_one_block_raises_when_computed(dask_client, name):
 
 def test_compute_counter_counts_on_the_cluster(dask_client):
     X = da.from_array(_unseen(np.float64), chunks=(ROW_CHUNK, N_FEATURES))
-    with counting_computes(dask_client.get) as counter:
+    with count_dask_computes(dask_client.get) as counter:
         total = float(X.sum())
         assert counter.count == 1
         np.asarray(X[:3])
@@ -198,7 +252,7 @@ def test_compute_counter_counts_on_the_cluster(dask_client):
     np.testing.assert_allclose(total, _unseen(np.float64).sum())
     # radius queries stay eager (ragged results): they compute, and the counter sees it
     model = xplearn.convert(NearestNeighbors(radius=2.0).fit(_training_data(np.float64)[0]), "dask")
-    with counting_computes(dask_client.get) as counter:
+    with count_dask_computes(dask_client.get) as counter:
         model.radius_neighbors(X, return_csr=True)
     assert counter.count >= 1
 
@@ -208,7 +262,7 @@ def test_compute_counter_counts_on_the_cluster(dask_client):
 
 def test_compute_counter_counts_locally():
     X = da.from_array(_unseen(np.float64), chunks=(ROW_CHUNK, N_FEATURES))
-    with counting_computes() as counter:
+    with count_dask_computes() as counter:
         X.sum().compute()
         dask.compute(X.max(), X.min())
     assert counter.count == 2
@@ -222,7 +276,7 @@ def test_column_chunks_and_empty_row_chunks(name):
     X_lazy = da.from_array(X, chunks=((20, 0, 30, 0, 10), (2, 3)))
     for method in _methods(model):
         parts = _parts(_lazy_call(model, method, X_lazy))
-        with counting_computes() as counter:
+        with count_dask_computes() as counter:
             computed = dask.compute(*parts)
         assert counter.count == 1
         for index, expected in enumerate(_parts(getattr(reference, method)(X))):
@@ -251,7 +305,7 @@ def test_kneighbors_arguments_stay_lazy():
     model, reference = _fitted("KNeighborsClassifier", "numpy", np.float64)
     X = _unseen(np.float64)
     X_lazy = da.from_array(X, chunks=(ROW_CHUNK, N_FEATURES))
-    with counting_computes() as counter:
+    with count_dask_computes() as counter:
         indices = model.kneighbors(X_lazy, n_neighbors=3, return_distance=False)
     assert counter.count == 0
     assert isinstance(indices, da.Array)
@@ -264,7 +318,7 @@ def test_kneighbors_arguments_stay_lazy():
 def test_errors_that_need_no_data_are_raised_at_the_call():
     model, _ = _fitted("KNeighborsClassifier", "numpy", np.float64)
     X_lazy = da.from_array(_unseen(np.float64), chunks=(ROW_CHUNK, N_FEATURES))
-    with counting_computes() as counter:
+    with count_dask_computes() as counter:
         with pytest.raises(
             ValueError, match=r"KNeighborsClassifier\.predict\(\): X has 4 features"
         ):
@@ -281,7 +335,7 @@ def test_errors_that_need_no_data_are_raised_at_the_call():
 def test_lazily_fitted_arrays_are_computed_with_the_result_only_as_needed():
     X = da.from_array(_training_data(np.float64)[0], chunks=(50, N_FEATURES))
     model = MiniBatchKMeans(n_clusters=3, random_state=0).fit(X)
-    scaler = StandardScaler().fit(X)  # statistics left lazy by the fit
+    scaler = StandardScaler().fit(X)
     X_unseen = da.from_array(_unseen(np.float64), chunks=(ROW_CHUNK, N_FEATURES))
     labels = _lazy_call(model, "predict", X_unseen)
     # the training labels are no input of the predictions
