@@ -16,7 +16,7 @@ from sklearn.base import (
     TransformerMixin,
 )
 
-from xplearn._kernels._blocks import Moments, _group_part, grouped_moments, map_row_blocks
+from xplearn._kernels._blocks import Moments, grouped_moments, map_row_blocks
 from xplearn._xp import (
     array_namespace,
     device_of,
@@ -868,7 +868,7 @@ def _within_covariance_of_moments(
     if shrinkage == "auto":
         return sum(
             priors[k]
-            * _covariance_of_moments(_group_part(moments, k), scatters[k], "auto", float(fourth[k]))
+            * _covariance_of_moments(moments.group(k), scatters[k], "auto", float(fourth[k]))
             for k in range(n_classes)
         )
     counts = moments.counts.astype(np.float64)

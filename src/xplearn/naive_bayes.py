@@ -12,9 +12,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from xplearn._kernels._blocks import (
     Moments,
-    _merge_moments,  # private to _blocks; a weighted fit merges two sets of moments
     grouped_moments,
     map_row_blocks,
+    merge_moments,
     to_host,
 )
 from xplearn._kernels._xp_impl import STREAM_CHUNK_MIB, bytes_per_item, chunk_rows, row_chunks
@@ -196,9 +196,9 @@ def _blocks_class_statistics(
     parts = map_row_blocks(_class_moments_block, X, codes, weights, constants=(n_classes,))
     by_class, unweighted = parts[0]
     for block_by_class, block_unweighted in parts[1:]:
-        by_class = _merge_moments(by_class, block_by_class)
+        by_class = merge_moments(by_class, block_by_class)
         if unweighted is not None:
-            unweighted = _merge_moments(unweighted, block_unweighted)
+            unweighted = merge_moments(unweighted, block_unweighted)
     everything = by_class.pooled() if unweighted is None else unweighted
     dtype = np.dtype(accumulate)
     largest_variance = np.max(everything.squares[0] / everything.weights[0])

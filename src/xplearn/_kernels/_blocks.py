@@ -25,6 +25,7 @@ __all__ = [
     "grouped_moments",
     "lloyd_block",
     "map_row_blocks",
+    "merge_moments",
     "n_row_blocks",
     "row_block_offsets",
     "to_host",
@@ -216,17 +217,18 @@ class Moments:
 
     def pooled(self) -> Moments:
         """The moments of all the groups together, as one group."""
-        merged = _group_part(self, 0)
+        merged = self.group(0)
         for group in range(1, self.counts.shape[0]):
-            merged = _merge_moments(merged, _group_part(self, group))
+            merged = merge_moments(merged, self.group(group))
         return merged
 
+    def group(self, group: int) -> Moments:
+        """The moments of one group, as a one-group :class:`Moments`."""
 
-def _group_part(moments: Moments, group: int) -> Moments:
-    def pick(values):
-        return None if values is None else values[group : group + 1]
+        def pick(values):
+            return None if values is None else values[group : group + 1]
 
-    return Moments(*(pick(getattr(moments, field)) for field in Moments.__dataclass_fields__))
+        return Moments(*(pick(getattr(self, field)) for field in Moments.__dataclass_fields__))
 
 
 def _upper_r(rows: np.ndarray, n_features: int) -> np.ndarray:
@@ -299,7 +301,7 @@ def _moments_of_groups_block(
     return Moments(counts, totals, means, squares, r_factors, minimums, maximums)
 
 
-def _merge_moments(first: Moments, second: Moments) -> Moments:
+def merge_moments(first: Moments, second: Moments) -> Moments:
     """The moments of the union of two row sets (per group): Chan et al.'s pairwise update
     for the means and squared deviations; for R, a QR of both R factors stacked with the
     mean-difference row ``sqrt(w1 w2 / w) (m2 - m1)``, whose outer product is the scatter
@@ -373,5 +375,5 @@ def grouped_moments(
     )
     merged = parts[0]
     for part in parts[1:]:
-        merged = _merge_moments(merged, part)
+        merged = merge_moments(merged, part)
     return merged
