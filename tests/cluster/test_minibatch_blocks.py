@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_blobs
+from sklearn.datasets import make_blobs, make_classification
 
 from xplearn.cluster import MiniBatchKMeans, kmeans_plusplus
 from xplearn.testing import count_dask_computes
@@ -72,7 +72,8 @@ def test_fit_equals_partial_fit_on_the_same_mini_batches(dtype, weighted, init):
     initial = X[::450][:N_CLUSTERS].copy()
 
     # the reference: the same draws as the Dask fit (validation rows, the init's rows,
-    # k-means++ on them), then partial_fit on each block's shuffled mini-batches
+    # k-means++ on them), then, every epoch, partial_fit on the mini-batches of each
+    # block in a random order, drawn with replacement from the block's rows
     rng = np.random.RandomState(seed)
     rng.randint(0, n_samples, init_size)
     picks = rng.randint(0, n_samples, init_size)
@@ -84,14 +85,16 @@ def test_fit_equals_partial_fit_on_the_same_mini_batches(dtype, weighted, init):
             random_state=rng,
         )
     expected = MiniBatchKMeans(init=initial, random_state=rng, compute_labels=False, **settings)
+    blocks = _block_slices()
     for _ in range(n_epochs):
-        for block in _block_slices():
-            rows = X[block]
-            order = rng.permutation(rows.shape[0])
-            for start in range(0, rows.shape[0], BATCH):
-                batch = order[start : start + BATCH]
+        for index in rng.permutation(len(blocks)):
+            rows = X[blocks[index]]
+            n_rows = rows.shape[0]
+            for start in range(0, n_rows, BATCH):
+                batch = rng.randint(0, n_rows, min(BATCH, n_rows - start))
                 expected.partial_fit(
-                    rows[batch], sample_weight=None if weights is None else weights[block][batch]
+                    rows[batch],
+                    sample_weight=None if weights is None else weights[blocks[index]][batch],
                 )
 
     X_lazy = da.from_array(X, chunks=CHUNKS)
@@ -186,6 +189,21 @@ def test_default_fit_quality_close_to_in_memory(init, n_init, init_computes):
     assert model.n_iter_ < 100  # max_no_improvement stopped it
     assert model.inertia_ <= 1.03 * np.median(inertias)
     _assert_in_memory_backed(model)
+
+
+@pytest.mark.parametrize("chunks", [500, 1000, CHUNKS[0]])
+def test_early_stopping_on_overlapping_classes(chunks):
+    # overlapping clusters with blocks no larger than a batch: with the blocks in a fixed
+    # order and each one a whole batch, the batch inertias repeated in a cycle that the
+    # centers' slow drift kept lowering, and every fit ran its max_iter epochs
+    X, _ = make_classification(2000, 8, n_informative=5, n_classes=3, random_state=0)
+    in_memory = MiniBatchKMeans(random_state=0).fit(X)
+    with count_dask_computes() as counter:
+        model = MiniBatchKMeans(random_state=0).fit(da.from_array(X, chunks=(chunks, 8)))
+    # X's finiteness, the init's rows, one per epoch, the final inertia
+    assert counter.count == model.n_iter_ + 3
+    assert model.n_iter_ <= 2 * in_memory.n_iter_ < model.max_iter
+    assert model.inertia_ <= 1.05 * in_memory.inertia_
 
 
 def test_tol_and_no_labels():

@@ -1177,8 +1177,9 @@ class _StreamState:
 class _StreamPlan:
     """How the steps over a row block are made (constant over a fit).
 
-    ``batch_size`` None: the whole block is one step (``partial_fit``); otherwise the
-    block's rows are shuffled and cut into batches of that size (``fit``).
+    ``batch_size`` None: the whole block is one step (``partial_fit``); otherwise
+    ``ceil(rows / batch_size)`` steps, on batches of up to ``batch_size`` of the block's
+    rows drawn uniformly with replacement (``fit``).
     """
 
     batch_size: int | None
@@ -1209,17 +1210,17 @@ def _stream_block(block, sample_weight, state: _StreamState, plan: _StreamPlan) 
     accumulate = getattr(xp, plan.accumulate)
     centers = xp.astype(move_to(state.centers, xp, device), block.dtype)
     counts = xp.astype(move_to(state.counts, xp, device), accumulate)
-    if plan.batch_size is None:
-        order, ranges = None, [(0, n_rows)]
-    else:
-        order = state.random_state.permutation(n_rows)
-        ranges = _row_ranges(n_rows, plan.batch_size)
+    ranges = [(0, n_rows)] if plan.batch_size is None else _row_ranges(n_rows, plan.batch_size)
     with kernel_session(block):
         for start, stop in ranges:
-            if order is None:
+            if plan.batch_size is None:
                 batch, weights = block, sample_weight
             else:
-                rows = xp.asarray(order[start:stop], device=device)
+                # drawn with replacement (as scikit-learn's batches): a block that is a
+                # single batch is then a different batch every epoch, and the smoothed
+                # inertia has the sampling noise that lets early stopping see a plateau
+                picks = state.random_state.randint(0, n_rows, stop - start)
+                rows = xp.asarray(picks, device=device)
                 batch = xp.take(block, rows, axis=0)
                 weights = None if sample_weight is None else xp.take(sample_weight, rows, axis=0)
             reassign, state.n_since_last_reassign = _reassignment_due(
@@ -1267,11 +1268,12 @@ def _stream_block(block, sample_weight, state: _StreamState, plan: _StreamPlan) 
     return state
 
 
-def _chain_row_blocks(function, X, sample_weight, state, *constants):
+def _chain_row_blocks(function, X, sample_weight, state, *constants, order=None):
     """``state = function(block, weight_block, state, *constants)`` over the row blocks
-    of X in order, the final state. On a Dask array, one computation: each call runs on
-    the worker holding its block, and only the (small) state travels from one to the
-    next; on an in-memory array, one direct call."""
+    of X (in ``order``, indices of row blocks; all of them in turn by default), the
+    final state. On a Dask array, one computation: each call runs on the worker holding
+    its block, and only the (small) state travels from one to the next; on an in-memory
+    array, one direct call."""
     if not is_lazy(array_namespace(X)):
         return function(X, sample_weight, state, *constants)
     import dask
@@ -1285,8 +1287,8 @@ def _chain_row_blocks(function, X, sample_weight, state, *constants):
     )
     shared = [dask.delayed(value) for value in constants]
     current = dask.delayed(state)
-    for block, weight_block in zip(blocks, weights, strict=True):
-        current = dask.delayed(function, pure=True)(block, weight_block, current, *shared)
+    for index in range(len(blocks)) if order is None else order:
+        current = dask.delayed(function, pure=True)(blocks[index], weights[index], current, *shared)
     (final,) = dask.compute(current)
     return final
 
@@ -1322,13 +1324,14 @@ class MiniBatchKMeans(_BaseKMeans):
     to random points of the batch. Early stopping follows scikit-learn (exponentially
     weighted average of the batch inertia, ``max_no_improvement``, ``tol``).
 
-    On Dask arrays the fit streams the row blocks in order, one computation per epoch:
-    each block is shuffled and cut into ``batch_size`` mini-batches on its worker, and
-    only the small state (centers, counts, random state) travels from one block to the
-    next; the init reads ``init_size`` random rows. The result is that of ``partial_fit``
-    fed those mini-batches in that order (every row once per epoch, rather than batches
-    drawn with replacement). ``partial_fit`` on a Dask array is ``partial_fit`` on each
-    of its row blocks. ``labels_`` stays a lazy Dask array. See "Scaling out with Dask"
+    On Dask arrays the fit streams the row blocks, one computation per epoch: every
+    epoch visits the non-empty blocks in a new random order, each block giving
+    ``ceil(rows / batch_size)`` mini-batches drawn with replacement from its own rows on
+    its worker, and only the small state (centers, counts, random state) travels from
+    one block to the next; the init reads ``init_size`` random rows. The result is that
+    of ``partial_fit`` fed those mini-batches in that order (a batch holds rows of one
+    block, rather than rows drawn anywhere in X). ``partial_fit`` on a Dask array is
+    ``partial_fit`` on each of its row blocks. ``labels_`` stays a lazy Dask array. See "Scaling out with Dask"
     in the user guide.
 
     Parameters
@@ -1408,8 +1411,9 @@ default="k-means++"
             **_FALLBACKS,
             "dask": (
                 "fit streams the row blocks (one computation per epoch): the mini-batch "
-                "steps of a block run on its worker and only the centers travel; the "
-                "mini-batches are each block's shuffled rows, not draws with replacement."
+                "steps of a block run on its worker and only the centers travel; each "
+                "epoch visits the blocks in a random order, and a batch is drawn (with "
+                "replacement) from one block's rows, not from all of X."
             ),
         },
     )
@@ -1530,10 +1534,12 @@ default="k-means++"
         return stop
 
     def _fit_blocks(self, xp, X, weights, init_array, n_init, random_state, prefix, accumulate):
-        """``fit`` on a lazy (Dask) array: epochs of mini-batch steps over the row blocks
-        in order, each block shuffled and cut into ``batch_size`` batches on its worker
-        (what ``partial_fit`` fed those batches in that order gives); the state (centers,
-        counts, smoothed inertia, random state) is small and travels from block to block.
+        """``fit`` on a lazy (Dask) array: epochs of mini-batch steps over the non-empty
+        row blocks in a random order (a permutation per epoch), each block giving
+        ``ceil(rows / batch_size)`` batches of its rows drawn with replacement on its
+        worker (what ``partial_fit`` fed those batches in that order gives); the state
+        (centers, counts, smoothed inertia, random state) is small and travels from
+        block to block.
 
         Computations (besides X's validation): 1 for the data's variance when ``tol > 0``;
         for the init, 1 per run reading its ``init_size`` random rows (and, with
@@ -1569,10 +1575,15 @@ default="k-means++"
             tol=self._tol,
             max_no_improvement=self.max_no_improvement,
         )
+        # the non-empty row blocks, visited in a new random order every epoch: in a
+        # fixed order the batch inertias would repeat in a cycle that the centers' slow
+        # drift keeps lowering, and early stopping would never see a plateau
+        blocks = np.flatnonzero(np.asarray(X.chunks[0]) > 0)
         n_epochs = 0
         for n_epochs in range(1, self.max_iter + 1):
             first = dataclasses.replace(plan, add_weights=n_epochs == 1)
-            state = _chain_row_blocks(_stream_block, X, weights, state, first)
+            order = blocks[state.random_state.permutation(blocks.size)].tolist()
+            state = _chain_row_blocks(_stream_block, X, weights, state, first, order=order)
             if state.stopped:
                 break
         # the caller's RandomState (if one was given) ends where the fit's draws ended
