@@ -189,24 +189,16 @@ def run_out_of_core(args):
 
 
 def count_fit_computations():
-    """Graph computations each estimator's ``fit`` starts on a (2000, 8) float64 Dask
+    """Dask computations each estimator's ``fit`` starts on a (2000, 8) float64 Dask
     array in 500-row chunks (default parameters, random_state=0; classifiers on 3
-    classes), counted with a dask callback under the synchronous scheduler."""
-    import dask
+    classes as a Dask array), under the synchronous scheduler; with the iteration count
+    of the iterative fits, on which their number depends."""
     import dask.array as da
-    from dask.callbacks import Callback
     from sklearn.base import is_classifier, is_regressor
     from sklearn.datasets import make_classification
 
+    from xplearn.testing import count_dask_computes
     from xplearn.utils.discovery import all_estimators
-
-    class Counter(Callback):
-        def __init__(self):
-            super().__init__()
-            self.count = 0
-
-        def _start(self, dsk):
-            self.count += 1
 
     X, y = make_classification(2000, 8, n_informative=5, n_classes=3, random_state=0)
     X_lazy = da.from_array(X, chunks=(500, 8))
@@ -226,11 +218,12 @@ def count_fit_computations():
             if is_regressor(estimator)
             else None
         )
-        counter = Counter()
-        with dask.config.set(scheduler="sync"), counter:
+        with count_dask_computes() as counter:
             estimator.fit(X_lazy, targets.get(kind))
         counts[name] = counter.count
-        print(f"{name:30s} {counter.count}")
+        iterations = getattr(estimator, "n_iter_", None)
+        note = "" if iterations is None else f"  (n_iter_ = {np.asarray(iterations).ravel()[0]})"
+        print(f"{name:30s} {counter.count}{note}")
     return counts
 
 
