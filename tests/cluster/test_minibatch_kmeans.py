@@ -85,8 +85,9 @@ def test_every_backend_agrees_with_numpy(backend, dtype):
         pytest.skip(f"{backend} has no float64")
     if backend.name == "dask":
         pytest.skip(
-            "fit on Dask streams the row blocks instead of drawing batches with replacement: "
-            "compared with partial_fit on the same batches in test_minibatch_blocks.py"
+            "fit on Dask draws each batch within one row block (blocks in a random order per "
+            "epoch), not anywhere in X: compared with partial_fit on the same batches in "
+            "test_minibatch_blocks.py"
         )
     n = 400
     X = _blobs(n, 4, 4, seed=5, dtype=dtype)
