@@ -101,3 +101,18 @@ def test_empty_groups_blocks_and_fewer_rows_than_columns():
         centered = X[codes == group] - X[codes == group].mean(axis=0)
         r_factor = moments.r_factors[group]
         np.testing.assert_allclose(r_factor.T @ r_factor, centered.T @ centered, atol=1e-12)
+
+
+def test_a_device_block_takes_host_codes_and_weights():
+    # a Dask array of device blocks (CuPy) may come with host labels: the block function
+    # moves them to the block's namespace (torch stands in for CuPy here)
+    torch = pytest.importorskip("torch")
+    from xplearn._kernels._blocks import _moments_of_groups_block
+
+    X, codes, weights = _data(seed=4, n_samples=60)
+    moments = _moments_of_groups_block(torch.asarray(X), codes, weights, 3, True, True)
+    for group, (count, total, mean, squares, _) in enumerate(_expected(X, codes, weights, 3)):
+        assert moments.counts[group] == count
+        np.testing.assert_allclose(moments.weights[group], total, rtol=1e-13)
+        np.testing.assert_allclose(moments.means[group], mean, rtol=1e-13)
+        np.testing.assert_allclose(moments.squares[group], squares, rtol=1e-9)

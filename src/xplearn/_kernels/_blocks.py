@@ -251,12 +251,17 @@ def _moments_of_groups_block(
 ) -> Moments:
     """The :class:`Moments` of one row block (the work of :func:`grouped_moments`): in the
     block's namespace, in float64; only the (small) results come to the host."""
-    from xplearn._xp import to_numpy
+    from xplearn._xp import device_of, move_to, to_numpy
 
     xp = array_namespace(block)
+    device = device_of(block)
     n_features = block.shape[1]
     values = xp.astype(block, xp.float64)
-    weights = None if sample_weight is None else xp.astype(sample_weight, xp.float64)
+    # codes and weights may come from host labels while the block is on a device (CuPy)
+    codes = None if codes is None else move_to(codes, xp, device)
+    weights = (
+        None if sample_weight is None else xp.astype(move_to(sample_weight, xp, device), xp.float64)
+    )
     counts = np.zeros(n_groups, dtype=np.int64)
     totals = np.zeros(n_groups)
     means = np.zeros((n_groups, n_features))
