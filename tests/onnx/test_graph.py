@@ -17,11 +17,12 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from xplearn.onnx import to_onnx  # noqa: E402
 from xplearn.onnx._graph import (  # noqa: E402
     eliminate_common_subexpressions,
-    fold_constant_transposes,
+    fold_constants,
     fuse_linear_classifier,
     fuse_scaler,
     prune,
     remove_identities,
+    subtract_as_add,
 )
 
 
@@ -155,20 +156,64 @@ def test_identities_are_bypassed_and_outputs_written_directly():
         np.testing.assert_array_equal(got, want)
 
 
-def test_transposed_constants_are_folded():
+def test_constant_subgraphs_are_folded_and_broadcasts_left_to_run():
     weights = np.arange(6, dtype=np.float32).reshape(2, 3)
+    mean = np.array([[0.5, -1.0, 2.0]], dtype=np.float32)
     nodes = [
         helper.make_node("Constant", [], ["w"], value=numpy_helper.from_array(weights)),
+        helper.make_node("Constant", [], ["m"], value=numpy_helper.from_array(mean)),
         helper.make_node("Transpose", ["w"], ["wt"], perm=[1, 0]),
-        helper.make_node("MatMul", ["X", "wt"], ["out"]),
+        helper.make_node("MatMul", ["X", "wt"], ["projected"]),
+        helper.make_node("MatMul", ["m", "wt"], ["offset"]),  # constant: folded
+        helper.make_node("Sub", ["projected", "offset"], ["out"]),
+        # a constant broadcast to a larger shape stays a node (folding would grow it)
+        helper.make_node(
+            "Constant", [], ["shape"], value=numpy_helper.from_array(np.array([50, 2]))
+        ),
+        helper.make_node("Expand", ["offset", "shape"], ["wide"]),
+        helper.make_node("Add", ["wide", "out"], ["out2"]),
     ]
-    model = _model(nodes, {}, ["out"])
-    X = np.ones((2, 3), dtype=np.float32)
+    model = _model(nodes, {}, ["out", "out2"])
+    X = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
     expected = _run(model, X)
-    fold_constant_transposes(model.graph)
+    fold_constants(model)
     prune(model.graph)
-    assert [node.op_type for node in model.graph.node] == ["Constant", "MatMul"]
-    np.testing.assert_array_equal(_run(model, X)[0], expected[0])
+    ops = [node.op_type for node in model.graph.node]
+    assert "Transpose" not in ops
+    assert ops.count("MatMul") == 1
+    assert "Expand" in ops
+    for got, want in zip(_run(model, X), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_subtracting_a_constant_becomes_adding_its_negation():
+    nodes = [
+        helper.make_node("MatMul", ["X", "w"], ["projected"]),
+        helper.make_node("Sub", ["projected", "offset"], ["out"]),
+        helper.make_node("Sub", ["offset", "projected"], ["reversed"]),  # not x - c: kept
+        helper.make_node("Sub", ["X", "offset3"], ["shifted"]),
+        helper.make_node("Sub", ["shifted", "offset3"], ["twice"]),  # one negated constant
+    ]
+    initializers = {
+        "w": np.arange(6, dtype=np.float32).reshape(3, 2) / 7,
+        "offset": np.array([0.3, -1e-8], dtype=np.float32),
+        "offset3": np.array([1.5, 0.0, -2.25], dtype=np.float32),
+    }
+    model = _model(nodes, initializers, ["out", "reversed", "twice"])
+    X = np.random.default_rng(1).normal(size=(9, 3)).astype(np.float32)
+    expected = _run(model, X)
+    subtract_as_add(model.graph)
+    assert [node.op_type for node in model.graph.node if node.op_type != "Constant"] == [
+        "MatMul",
+        "Add",
+        "Sub",
+        "Add",
+        "Add",
+    ]
+    defined = [name for node in model.graph.node for name in node.output]
+    assert len(defined) == len(set(defined))  # one definition per name (SSA)
+    for got, want in zip(_run(model, X), expected, strict=True):
+        np.testing.assert_array_equal(got, want)  # exactly: x - c == x + (-c)
 
 
 def test_scaler_fusion_needs_a_single_use_of_the_centred_values():

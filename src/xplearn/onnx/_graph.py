@@ -7,12 +7,13 @@ from typing import Any
 __all__ = [
     "eliminate_common_subexpressions",
     "finalize",
-    "fold_constant_transposes",
+    "fold_constants",
     "fuse_linear_classifier",
     "fuse_scaler",
     "inline_zero_size_guards",
     "prune",
     "remove_identities",
+    "subtract_as_add",
 ]
 
 #: ai.onnx.ml opset declared when a fusion emits one of its operators (Scaler and
@@ -158,19 +159,71 @@ def _constant_node(name: str, value: Any) -> Any:
     return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value))
 
 
-def fold_constant_transposes(graph: Any) -> None:
-    """Replace each ``Transpose`` of a constant by the transposed constant, in place."""
+def fold_constants(model: Any) -> None:
+    """Replace each standard node whose inputs are all constants by a Constant of its
+    output, in place (e.g. the transposed components, and ``mean @ components.T``, which
+    the recorded PCA transform computes on every call), when the output is no larger
+    than its inputs (a broadcast is left to run). The values come from onnx's reference
+    implementation of the operator, so folding changes nothing that is computed."""
     import numpy as np
+    from onnx.reference import ReferenceEvaluator
 
+    graph = model.graph
+    opset = next(
+        (entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx")), None
+    )
     values = _constant_values(graph)
     nodes = []
     for node in graph.node:
-        if node.op_type == "Transpose" and node.domain == "" and node.input[0] in values:
-            value = values[node.input[0]]
-            perm = _attribute(node, "perm", None)
-            transposed = np.ascontiguousarray(np.transpose(value, perm))
-            nodes.append(_constant_node(node.output[0], transposed))
-            values[node.output[0]] = transposed
+        inputs = [name for name in node.input if name]
+        foldable = (
+            node.domain in ("", "ai.onnx")
+            and node.op_type != "Constant"
+            and inputs
+            and all(name in values for name in inputs)
+            and len(node.output) == 1
+            and not _has_subgraph(node)
+        )
+        if foldable:
+            evaluator = ReferenceEvaluator(node, opsets={"": opset} if opset else None)
+            (result,) = evaluator.run(None, {name: values[name] for name in inputs})
+            result = np.ascontiguousarray(result)
+            if result.size <= sum(values[name].size for name in inputs):
+                nodes.append(_constant_node(node.output[0], result))
+                values[node.output[0]] = result
+                continue
+        nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def subtract_as_add(graph: Any) -> None:
+    """``Sub(x, c)`` of a floating constant ``c`` -> ``Add(x, -c)``, in place: the same
+    values (IEEE subtraction is the addition of the negation), and a form onnxruntime
+    fuses with a preceding MatMul into one Gemm (the PCA transform's offset)."""
+    import numpy as np
+
+    values = _constant_values(graph)
+    negated: set[str] = set()
+    nodes = []
+    for node in graph.node:
+        constant = values.get(node.input[1]) if len(node.input) == 2 else None
+        if (
+            node.op_type == "Sub"
+            and node.domain in ("", "ai.onnx")
+            and node.input[0] not in values
+            and constant is not None
+            and constant.dtype.kind == "f"
+        ):
+            negated_name = f"{node.input[1]}_negated"
+            if negated_name not in negated:  # one constant for every Sub of it
+                negated.add(negated_name)
+                nodes.append(_constant_node(negated_name, np.negative(constant)))
+            add = node.__class__()
+            add.CopyFrom(node)
+            add.op_type = "Add"
+            add.input[1] = negated_name
+            nodes.append(add)
         else:
             nodes.append(node)
     del graph.node[:]
@@ -437,11 +490,12 @@ def finalize(model: Any, estimator: Any) -> Any:
     inline_zero_size_guards(model.graph)
     prune(model.graph)
     remove_identities(model.graph)
-    fold_constant_transposes(model.graph)
+    fold_constants(model)
     eliminate_common_subexpressions(model.graph)
     remove_identities(model.graph)  # the repeats that CSE turned into Identity
     fuse_scaler(model)
     fuse_linear_classifier(model)
+    subtract_as_add(model.graph)  # after the fusions, which look for Sub
     prune(model.graph)
     model.producer_name = "xplearn"
     model.producer_version = __version__
