@@ -595,12 +595,7 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         if self.class_weight is None:
             return None
         if isinstance(self.class_weight, str):  # "balanced"
-            columns = xp.reshape(xp.arange(n_classes, device=device), (1, -1))
-            onehot = xp.astype(xp.reshape(codes, (-1, 1)) == columns, accumulate)
-            if sample_weight is None:
-                sums = xp.sum(onehot, axis=0)
-            else:
-                sums = xp.astype(sample_weight, accumulate) @ onehot
+            sums = _class_sums(xp, device, codes, n_classes, sample_weight, accumulate)
             return xp.sum(sums) / (n_classes * sums)
         weights = self._dict_class_weights(to_numpy(classes).tolist(), prefix)
         return xp.asarray(weights, dtype=accumulate, device=device)
@@ -631,12 +626,7 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
                 return None, float(n_samples)
             weights = xp.astype(sample_weight, accumulate)
             return weights, float(to_host(xp.sum(weights))[0])
-        columns = xp.reshape(xp.arange(n_classes, device=device), (1, -1))
-        onehot = xp.astype(xp.reshape(codes, (-1, 1)) == columns, accumulate)
-        if sample_weight is None:
-            sums = xp.sum(onehot, axis=0)
-        else:
-            sums = xp.astype(sample_weight, accumulate) @ onehot
+        sums = _class_sums(xp, device, codes, n_classes, sample_weight, accumulate)
         if is_host_labels(classes):
             (sums,), labels = to_host(sums), classes
         else:
@@ -908,3 +898,12 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = True
         return tags
+
+
+def _class_sums(xp, device, codes, n_classes: int, sample_weight, accumulate):
+    """Each class's total sample weight (its count without weights), in ``accumulate``."""
+    columns = xp.reshape(xp.arange(n_classes, device=device), (1, -1))
+    onehot = xp.astype(xp.reshape(codes, (-1, 1)) == columns, accumulate)
+    if sample_weight is None:
+        return xp.sum(onehot, axis=0)
+    return xp.astype(sample_weight, accumulate) @ onehot
