@@ -186,3 +186,20 @@ def test_packed_training_index_gives_the_same_neighbours(n_train, n_queries, met
     np.testing.assert_array_equal(got_d, plain_d)
     exact = _exact(X, Y, metric)
     np.testing.assert_array_equal(got_i, np.argsort(exact, axis=1, kind="stable")[:, :7])
+
+
+def test_manhattan_ranks_the_rounded_distances_it_returns():
+    # float32 rows whose float64 sums differ below float32's resolution: 1 - 2**-26 (row
+    # 0) and 1 - 2**-25 (row 1) both round to 1.0. Ranked on the unrounded sums, row 1
+    # would take the only place; on the values returned they tie, and the smaller index
+    # wins, as the documented (distance, index) order says.
+    Y = np.array(
+        [[0.5, 0.25, 0.25 - 2.0**-26], [0.5, 0.25 - 2.0**-25, 0.25], [0.5, 0.5, 0.5]],
+        dtype=np.float32,
+    )
+    X = np.zeros((1, 3), dtype=np.float32)
+    distances, indices = argkmin_numpy(X, Y, 1, "manhattan")
+    assert distances[0, 0] == np.float32(1.0)
+    assert indices[0, 0] == 0
+    distances, indices = argkmin_numpy(X, Y, 2, "manhattan")
+    np.testing.assert_array_equal(indices[0], [0, 1])

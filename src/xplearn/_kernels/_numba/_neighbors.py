@@ -217,12 +217,18 @@ def argkmin_dot(
 def argkmin_manhattan(
     X, Y, k, q_tile, t_tile, n_parts, part_len, out_vals, out_idx
 ):  # pragma: no cover - compiled
-    """k smallest manhattan distances per query row, per training part (see argkmin_dot)."""
+    """k smallest manhattan distances per query row, per training part (see argkmin_dot).
+
+    Each distance is accumulated in float64 and rounded to ``out_vals``' dtype *before*
+    it is compared: the lists then rank exactly the values returned, so rows whose
+    rounded distances tie keep the smaller index, as in the exact recomputation.
+    """
     nq = X.shape[0]
     nt = Y.shape[0]
     d = X.shape[1]
     n_qb = (nq + q_tile - 1) // q_tile
     for w in prange(n_qb * n_parts):
+        rounded = np.empty(1, dtype=out_vals.dtype)
         qb = w // n_parts
         p = w - qb * n_parts
         q0 = qb * q_tile
@@ -240,6 +246,8 @@ def argkmin_manhattan(
                     v = 0.0
                     for f in range(d):
                         v += abs(X[row, f] - Y[j, f])
+                    rounded[0] = v
+                    v = rounded[0]
                     if v < threshold:
                         _insert(vals, idx, row, k, v, j)
                         threshold = vals[row, k - 1]
