@@ -425,6 +425,110 @@ tile_large = _make_tile_kernel(LARGE_MR, LARGE_NB)
 
 
 # -------------------------------------------------------------------------------------
+# Adding rows to per-cluster sums (LLVM vector IR)
+#
+# The update half of a pass adds every row to its cluster's sum. Written as a numba loop
+# over the features, each row pays a loop set-up and a run-time aliasing check between
+# the row and its target (numba cannot tell they never overlap): about 20 cycles for a
+# 32-feature float32 row, as much as the distance tile of 8 clusters. The intrinsic below
+# adds a row as whole vectors (a scalar tail when the features are not a multiple of
+# the lanes): same operations in the same order, so the same sums.
+
+
+@intrinsic
+def add_rows(typingctx, xb, lab, m, sample_weight, start, sums):
+    # xb : (>= m, d) float32/64 IN, rows with unit stride along the features
+    # lab : (>= m,) int32 IN, the cluster of each row
+    # sample_weight : (n,) xb.dtype IN, weights of rows start.., or (0,) for unit weights
+    # sums : (k, d) C-contiguous, xb.dtype or float64, INOUT: sums[lab[r]] += w_r xb[r]
+    #        (the product in xb's dtype, then converted, as ``sums += float64(w * x)``)
+    if xb.dtype not in (types.float32, types.float64) or sums.dtype not in (
+        xb.dtype,
+        types.float64,
+    ):  # pragma: no cover - guarded by the callers
+        return None
+    sig = types.void(xb, lab, m, sample_weight, start, sums)
+
+    def codegen(context, builder, signature, args):
+        xb_v, lab_v, m_v, sw_v, start_v, sums_v = args
+        arg_types = signature.args
+        x_t = context.get_value_type(xb.dtype)
+        s_t = context.get_value_type(sums.dtype)
+        x_size = context.get_abi_sizeof(x_t)
+        s_size = context.get_abi_sizeof(s_t)
+        VL = lanes(x_size)
+        xvec_t = ir.VectorType(x_t, VL)
+        svec_t = ir.VectorType(s_t, VL)  # 512 bits for float32 rows into float64 sums
+        same = x_t == s_t
+
+        def const(value):
+            return context.get_constant(types.intp, value)
+
+        def array(index, value):
+            return context.make_array(arg_types[index])(context, builder, value)
+
+        xa, laba, swa, sa = array(0, xb_v), array(1, lab_v), array(3, sw_v), array(5, sums_v)
+        d = cgutils.unpack_tuple(builder, xa.shape)[1]
+        x_stride = builder.sdiv(cgutils.unpack_tuple(builder, xa.strides)[0], const(x_size))
+        s_stride = builder.sdiv(cgutils.unpack_tuple(builder, sa.strides)[0], const(s_size))
+        d_vec = builder.mul(builder.sdiv(d, const(VL)), const(VL))
+        weighted = builder.icmp_signed(">", cgutils.unpack_tuple(builder, swa.shape)[0], const(0))
+        fmuladd = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(xvec_t, [xvec_t] * 3),
+            f"llvm.fmuladd.v{VL}f{x_size * 8}",
+        )
+        fmuladd_scalar = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(x_t, [x_t] * 3), f"llvm.fmuladd.f{x_size * 8}"
+        )
+        i32 = ir.IntType(32)
+        splat_mask = ir.Constant(ir.VectorType(i32, VL), [0] * VL)
+        undef_x = ir.Constant(xvec_t, ir.Undefined)
+
+        def add(target, value, weight, vector):
+            # target (sums' type) + weight * value (xb's type); weight None: unit weights
+            if weight is None:
+                value = value if same else builder.fpext(value, target.type)
+                return builder.fadd(target, value)
+            if same:
+                function = fmuladd if vector else fmuladd_scalar
+                return builder.call(function, [weight, value, target])
+            return builder.fadd(target, builder.fpext(builder.fmul(weight, value), target.type))
+
+        def rows_loop(is_weighted):
+            with cgutils.for_range(builder, m_v) as loop:
+                r = loop.index
+                label = builder.sext(builder.load(builder.gep(laba.data, [r])), d.type)
+                target_row = builder.gep(sa.data, [builder.mul(label, s_stride)])
+                source_row = builder.gep(xa.data, [builder.mul(r, x_stride)])
+                weight = weight_vec = None
+                if is_weighted:
+                    weight = builder.load(builder.gep(swa.data, [builder.add(start_v, r)]))
+                    weight_vec = builder.insert_element(undef_x, weight, ir.Constant(i32, 0))
+                    weight_vec = builder.shuffle_vector(weight_vec, undef_x, splat_mask)
+                with cgutils.for_range_slice(builder, const(0), d_vec, const(VL)) as (f, _):
+                    source = builder.bitcast(builder.gep(source_row, [f]), xvec_t.as_pointer())
+                    target = builder.bitcast(builder.gep(target_row, [f]), svec_t.as_pointer())
+                    value = builder.load(source, align=x_size)
+                    total = add(builder.load(target, align=s_size), value, weight_vec, True)
+                    builder.store(total, target, align=s_size)
+                with cgutils.for_range_slice(builder, d_vec, d, const(1)) as (f, _):
+                    source = builder.gep(source_row, [f])
+                    target = builder.gep(target_row, [f])
+                    total = add(builder.load(target), builder.load(source), weight, False)
+                    builder.store(total, target)
+
+        with builder.if_else(weighted) as (then, otherwise):
+            with then:
+                rows_loop(True)
+            with otherwise:
+                rows_loop(False)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+# -------------------------------------------------------------------------------------
 # The pass
 
 
@@ -545,44 +649,21 @@ def _fold_chunk(
         labels[start + r] = label
     if not update_centers:
         return changed
-    d = xb.shape[1]
     weighted = sample_weight.shape[0] > 0
     if direct:
         for r in range(m):
             label = lab[r]
-            row = xb[r]
-            target64 = sums[label]
             counts[label] += 1
-            if weighted:
-                w = sample_weight[start + r]
-                weights[label] += w
-                for f in range(d):
-                    target64[f] += np.float64(w * row[f])
-            else:
-                weights[label] += 1.0
-                for f in range(d):
-                    target64[f] += np.float64(row[f])
+            weights[label] += sample_weight[start + r] if weighted else 1.0
+        add_rows(xb, lab, m, sample_weight, start, sums)
         return changed
-    # the weighted test is hoisted out of the row loops (one tight loop each)
-    if weighted:
-        for r in range(m):
-            label = lab[r]
-            row = xb[r]
-            target = chunk_sums[label]
-            chunk_counts[label] += 1
-            w = sample_weight[start + r]
-            weights[label] += w
-            for f in range(d):
-                target[f] += w * row[f]
-    else:
-        for r in range(m):
-            label = lab[r]
-            row = xb[r]
-            target = chunk_sums[label]
-            chunk_counts[label] += 1
-            for f in range(d):
-                target[f] += row[f]
-    k = chunk_sums.shape[0]
+    for r in range(m):
+        label = lab[r]
+        chunk_counts[label] += 1
+        if weighted:
+            weights[label] += sample_weight[start + r]
+    add_rows(xb, lab, m, sample_weight, start, chunk_sums)
+    k, d = chunk_sums.shape
     for j in range(k):
         c = chunk_counts[j]
         if c != 0:
