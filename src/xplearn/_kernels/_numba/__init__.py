@@ -28,8 +28,14 @@ __all__ = [
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # Cache budgets of the tiles (bytes): the shifted chunk, and one block of packed centers
-# that every row tile of the chunk meets while it is in cache.
+# that every row tile of the chunk meets while it is in cache. With one vector of centers
+# (the few-clusters tile) nothing but the chunk competes for the cache, and the chunk is
+# read again only by the update (from L2): larger chunks cost less per row there (fewer
+# merges of the per-chunk sums; measured 7% faster per pass on (1M, 32, 8) float32).
 _CHUNK_BYTES = 32 * 1024
+_SMALL_CHUNK_BYTES = 128 * 1024
+# at most this many rows per chunk: float32 rows are summed in float32 within a chunk
+_MAX_CHUNK_ROWS = 1008
 _CLUSTER_BLOCK_BYTES = 32 * 1024
 _ROW_MULTIPLE = 24  # both tiles' row counts (8 and 4) divide the chunk size
 _MAX_SLOTS = 24
@@ -57,8 +63,9 @@ def tile_plan(n_samples: int, n_features: int, n_clusters: int, itemsize: int) -
     small = n_clusters <= vector
     block = vector * (SMALL_NB if small else LARGE_NB)
     row_bytes = max(1, n_features * itemsize)
-    chunk_rows = _CHUNK_BYTES // row_bytes // _ROW_MULTIPLE * _ROW_MULTIPLE
-    chunk_rows = int(min(max(chunk_rows, _ROW_MULTIPLE), 1008))
+    chunk_bytes = _SMALL_CHUNK_BYTES if small else _CHUNK_BYTES
+    chunk_rows = chunk_bytes // row_bytes // _ROW_MULTIPLE * _ROW_MULTIPLE
+    chunk_rows = int(min(max(chunk_rows, _ROW_MULTIPLE), _MAX_CHUNK_ROWS))
     cluster_block = max(block, _CLUSTER_BLOCK_BYTES // row_bytes // block * block)
     n_chunks = -(-n_samples // chunk_rows)
     per_slot = max(1, n_clusters * n_features * 8)
