@@ -16,6 +16,7 @@ from xplearn.testing import assert_allclose_xp, assert_on_backend, count_dask_co
 from xplearn.utils import validation as validation_module
 from xplearn.utils.validation import (
     Validated,
+    check_finite_through_sums,
     check_is_fitted,
     check_sample_weight,
     method_name,
@@ -102,6 +103,45 @@ def test_inf_and_minus_inf_give_our_error_not_a_numpy_warning(X_np):
     X = _with(_with(X_np, 0, 2, np.inf), 1, 3, -np.inf)
     with pytest.raises(ValueError, match="infinity \\(first in column 2\\)"):
         StandardScaler().fit(X)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "array_api_strict"])
+def test_finite_sums_clear_X_without_its_own_pass(backend, X_np, monkeypatch):
+    module = {"numpy": np, "torch": torch, "array_api_strict": array_api_strict}[backend]
+    X = module.asarray(X_np)
+    xp = array_namespace(X)
+    calls = []
+    monkeypatch.setattr(validation_module, "_raise_if_not_finite", lambda *a: calls.append(a))
+    check_finite_through_sums(xp, X, [xp.sum(X, axis=0), xp.sum(X * X)], "Est.fit(): ")
+    assert calls == []
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "array_api_strict"])
+@pytest.mark.parametrize(("value", "kind"), [(np.nan, "NaN"), (np.inf, "infinity")])
+def test_non_finite_sums_give_the_usual_error(backend, X_np, value, kind):
+    module = {"numpy": np, "torch": torch, "array_api_strict": array_api_strict}[backend]
+    X = module.asarray(_with(X_np, 4, 3, value))
+    xp = array_namespace(X)
+    with pytest.raises(
+        ValueError, match=rf"^Est\.fit\(\): Input X contains {kind} \(first in column 3\)"
+    ):
+        check_finite_through_sums(xp, X, [xp.mean(X, axis=0)], "Est.fit(): ")
+
+
+def test_overflowing_sums_of_finite_values_pass():
+    X = np.full((4, 2), np.finfo(np.float64).max / 2)
+    with np.errstate(over="ignore"):
+        sums = [np.sum(X, axis=0)]
+    assert not np.isfinite(sums[0]).any()
+    check_finite_through_sums(np, X, sums, "Est.fit(): ")  # every value is finite
+
+
+def test_finite_check_through_sums_respects_assume_finite(X_np):
+    X = _with(X_np, 0, 0, np.nan)
+    with config_context(assume_finite=True):
+        check_finite_through_sums(np, X, [X.sum(axis=0)], "Est.fit(): ")
+    with pytest.raises(ValueError, match="NaN"):
+        check_finite_through_sums(np, X, [X.sum(axis=0)], "Est.fit(): ")
 
 
 def test_assume_finite_skips_the_check(X_np):

@@ -60,7 +60,7 @@ from xplearn._xp import (
 from xplearn._xp._ops import is_lazy, materialize, one_column_chunk, to_scalar
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.cluster._kmeans_parallel import kmeans_parallel_init
-from xplearn.utils.validation import method_name, validate_data
+from xplearn.utils.validation import check_finite_through_sums, method_name, validate_data
 
 __all__ = ["KMeans", "MiniBatchKMeans", "kmeans_plusplus"]
 
@@ -789,9 +789,12 @@ class KMeans(_BaseKMeans):
         self._check_common_params(prefix)
         if self.algorithm != "lloyd":
             raise ValueError(f"{prefix}algorithm must be 'lloyd', got {self.algorithm!r}.")
-        # on Dask the finiteness check is a pass of its own: deferred into X's graph, it
-        # would run again in every pass of the fit
-        data = validate_data(self, X, method="fit", reset=True, sample_weight=sample_weight)
+        # X's finiteness is checked below: in memory through the column sums of the data
+        # mean (one pass over X for both); on Dask as a pass of its own (deferred into X's
+        # graph, it would run again in every pass of the fit)
+        data = validate_data(
+            self, X, method="fit", reset=True, sample_weight=sample_weight, check_finite=False
+        )
         xp, weights = data.xp, data.sample_weight
         X = kernel_input(data.X, prefix[:-2])  # one copy at most, for non-C-ordered NumPy
         compute, accumulate = data.dtypes.compute, data.dtypes.accumulate
@@ -804,12 +807,14 @@ class KMeans(_BaseKMeans):
         n_init = self._resolved_n_init()
         random_state = check_random_state(self.random_state)
         if is_lazy(xp):
+            check_finite_through_sums(xp, X, [xp.sum(X)], prefix)
             return self._fit_blocks(xp, X, weights, init_array, n_init, random_state, prefix)
 
         with kernel_session(X, method=prefix[:-2]):
             mean, variance, mean_sq_norm = column_mean_and_variance(
                 xp, X, accumulate, with_variance=self.tol > 0
             )
+            check_finite_through_sums(xp, X, [mean, mean_sq_norm], prefix)
             tol = float(to_scalar(xp.mean(variance))) * self.tol if self.tol > 0 else 0.0
             # Distances are computed around the data mean, as scikit-learn does, when the
             # mean is far from the origin compared with the spread of the data (there,

@@ -34,6 +34,7 @@ from xplearn._xp._ops import is_lazy, one_column_chunk, to_scalar
 
 __all__ = [
     "Validated",
+    "check_finite_through_sums",
     "check_is_fitted",
     "check_sample_weight",
     "method_name",
@@ -125,6 +126,35 @@ def _check_finite(xp: ModuleType, array: Any, what: str, prefix: str) -> None:
     if get_config()["assume_finite"]:
         return
     _raise_if_not_finite(xp, array, what, prefix)
+
+
+def check_finite_through_sums(xp: ModuleType, X: Any, sums: Any, prefix: str) -> None:
+    """Finiteness check of X from sums of its values the caller computed anyway.
+
+    Any NaN or infinity in X makes a sum over it non-finite, in any order and precision;
+    so finite ``sums`` (e.g. the column means, and the mean squared row norm) clear X
+    without a pass of its own. Non-finite sums (NaN or inf in X, or an overflow of finite
+    values) fall back to the full check, which raises the usual error or, after an
+    overflow, passes.
+
+    Parameters
+    ----------
+    xp : namespace
+        X's namespace.
+    X : array of shape (n_samples, n_features)
+        The validated data (``validate_data(..., check_finite=False)``).
+    sums : list of arrays
+        Reductions over every value of X (in X's namespace).
+    prefix : str
+        Error message prefix naming the method.
+    """
+    if get_config()["assume_finite"]:
+        return
+    # a lazy sum is computed here: the sum of huge finite values must not warn
+    with np.errstate(over="ignore", invalid="ignore"):
+        if all(bool(xp.all(xp.isfinite(total))) for total in sums):
+            return
+    _raise_if_not_finite(xp, X, "X", prefix)
 
 
 def _raise_if_not_finite(xp: ModuleType, array: Any, what: str, prefix: str) -> None:
@@ -230,6 +260,7 @@ def validate_data(
     n_features: int | None = None,
     y_kind: str = "numeric",
     defer_finite_check: bool = False,
+    check_finite: bool = True,
 ) -> Validated:
     """Validate ``X`` (and ``y``, ``sample_weight``) for a method of ``estimator``.
 
@@ -268,6 +299,10 @@ def validate_data(
         which would compute it, return X in one column chunk with the check in its graph,
         so that each block raises the same error when it is computed. Other inputs are
         checked now, as always.
+    check_finite : bool, default=True
+        False leaves X's check for NaN and infinity to the caller, which must then call
+        :func:`check_finite_through_sums` (a caller that sums X's columns anyway saves a
+        pass over X) or :func:`_check_finite`.
 
     Returns
     -------
@@ -347,7 +382,7 @@ def validate_data(
     X = xp.astype(X, dtypes.compute, copy=False)
     if defer_finite_check and is_lazy(xp):
         X = _finite_when_computed(X, prefix)
-    else:
+    elif check_finite:
         _check_finite(xp, X, "X", prefix)
 
     if y is not None and y_kind == "labels":
