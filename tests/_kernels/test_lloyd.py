@@ -277,3 +277,49 @@ def test_unshifted_pass_reads_X_in_place(n, d, k, dtype):
     np.testing.assert_allclose(unshifted.sums, oracle.sums, rtol=1e-5, atol=1e-3)
     np.testing.assert_allclose(unshifted.weights, w_ref, rtol=1e-6)
     np.testing.assert_allclose(unshifted.inertia, inertia_ref, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("n", [1, 7, 1000])
+def test_vector_buffers_start_on_a_cache_line(dtype, n):
+    from xplearn._kernels._numba._lloyd import _aligned_empty
+
+    buffer = _aligned_empty(n, np.dtype(dtype))
+    assert buffer.ctypes.data % 64 == 0
+    assert buffer.shape == (n,)
+    assert buffer.dtype == dtype
+    buffer[:] = 1  # the whole requested length is writable
+
+
+@pytest.mark.parametrize(
+    ("x_dtype", "sums_dtype"),
+    [(np.float32, np.float32), (np.float32, np.float64), (np.float64, np.float64)],
+)
+@pytest.mark.parametrize("d", [1, 8, 30, 67])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_add_rows_matches_a_scatter_add(x_dtype, sums_dtype, d, weighted):
+    """The vector row-adding intrinsic (whole vectors, then a scalar tail) adds each row,
+    times its weight, to its cluster's row, also into a padded (strided) sums array."""
+    from numba import njit
+
+    from xplearn._kernels._numba._lloyd import add_rows
+
+    @njit
+    def run(xb, lab, m, weights, start, sums):
+        add_rows(xb, lab, m, weights, start, sums)
+
+    rng = np.random.default_rng(d)
+    k, m, start = 5, 41, 3
+    xb = rng.standard_normal((m + 2, d)).astype(x_dtype)
+    lab = rng.integers(0, k, m + 2).astype(np.int32)
+    weights = rng.uniform(0.5, 2.0, start + m).astype(x_dtype) if weighted else np.empty(0, x_dtype)
+    padded = np.zeros((k, d + 5), dtype=sums_dtype)
+    sums = padded[:, :d]
+    sums[:] = rng.standard_normal((k, d))
+    expected = sums.astype(np.float64)
+    w = weights[start : start + m].astype(np.float64) if weighted else np.ones(m)
+    np.add.at(expected, lab[:m], w[:, None] * xb[:m].astype(np.float64))
+    run(xb, lab, m, weights, start, sums)
+    tolerance = 1e-5 if np.float32 in (x_dtype, sums_dtype) else 1e-12
+    np.testing.assert_allclose(sums, expected, rtol=tolerance, atol=tolerance)
+    assert not padded[:, d:].any()  # the padding is left alone

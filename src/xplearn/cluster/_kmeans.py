@@ -790,8 +790,8 @@ class KMeans(_BaseKMeans):
         if self.algorithm != "lloyd":
             raise ValueError(f"{prefix}algorithm must be 'lloyd', got {self.algorithm!r}.")
         # X's finiteness is checked below: in memory through the column sums of the data
-        # mean (one pass over X for both); on Dask as a pass of its own (deferred into X's
-        # graph, it would run again in every pass of the fit)
+        # mean (one pass over X for both); on Dask in a computation of its own (deferred
+        # into X's graph, the check would run again in every pass of the fit)
         data = validate_data(
             self, X, method="fit", reset=True, sample_weight=sample_weight, check_finite=False
         )

@@ -532,6 +532,27 @@ def add_rows(typingctx, xb, lab, m, sample_weight, start, sums):
 # The pass
 
 
+@njit(cache=True, nogil=True)
+def _aligned_empty(n, dtype):  # pragma: no cover - compiled
+    """An uninitialised 1-D array of n elements whose data starts on a 64-byte boundary.
+
+    NumPy aligns its buffers to 16 bytes only: a 256-bit vector access at a 16-byte offset
+    can straddle two cache lines, which for a store costs several times an aligned one
+    (measured: adding rows to per-cluster sums 2.5 to 4 times slower). Every buffer the
+    tiles access by whole vectors comes from here.
+    """
+    buffer = np.empty(n + 64, dtype)
+    offset = ((-buffer.ctypes.data) % 64) // buffer.itemsize
+    return buffer[offset : offset + n]
+
+
+@njit(cache=True, nogil=True)
+def _row_length(d, itemsize):  # pragma: no cover - compiled
+    """d rounded up to whole 64-byte lines, so that padded rows stay aligned."""
+    per_line = 64 // itemsize
+    return (d + per_line - 1) // per_line * per_line
+
+
 @njit(cache=True, nogil=True, fastmath=_FM)
 def pack_centers(centers, block, packed, norms):  # pragma: no cover - compiled
     """Pack centers for the tiles.
@@ -938,17 +959,24 @@ def lloyd_pass(
     k = centers.shape[0]
     dtype = X.dtype
     kpad = (k + block - 1) // block * block
-    packed = np.empty(kpad * d, dtype)
-    norms = np.empty(kpad, dtype)
+    packed = _aligned_empty(kpad * d, dtype)
+    norms = _aligned_empty(kpad, dtype)
     pack_centers(centers, block, packed, norms)
     k_acc = k if update_centers else 1
-    slot_sums = np.empty((n_slots, k_acc, d), np.float64)
+    # per-cluster sums in rows padded to whole cache lines (vector stores stay aligned)
+    d64 = _row_length(d, 8)
+    slot_sums = _aligned_empty(n_slots * k_acc * d64, np.float64)
+    slot_sums = slot_sums.reshape((n_slots, k_acc, d64))[:, :, :d]
     slot_weights = np.empty((n_slots, k_acc), np.float64)
     slot_counts = np.empty((n_slots, k_acc), np.int64)
     slot_changed = np.zeros(n_slots, np.int64)
     slot_inertia = np.zeros(n_slots, np.float64)
     state = chunk_rows * block if kpad > cluster_block else 0
     k_chunk = 1 if direct else k_acc
+    d_chunk = _row_length(d, X.itemsize)
+    chunk_sums = _aligned_empty(n_threads * k_chunk * d_chunk, dtype)
+    chunk_sums[:] = 0.0
+    chunk_sums = chunk_sums.reshape((n_threads, k_chunk, d_chunk))[:, :, :d]
     arguments = (
         X,
         sample_weight,
@@ -962,12 +990,13 @@ def lloyd_pass(
         slot_counts,
         slot_changed,
         slot_inertia,
-        np.empty((n_threads, chunk_rows, d), dtype),
+        _aligned_empty(n_threads * chunk_rows * d, dtype).reshape((n_threads, chunk_rows, d)),
         np.empty((n_threads, chunk_rows), np.int32),
         np.empty((n_threads, chunk_rows), dtype),
-        np.empty((n_threads, state), dtype),
-        np.empty((n_threads, state), np.int32),
-        np.zeros((n_threads, k_chunk, d), dtype),
+        # (chunk_rows * block values: a multiple of 64 bytes per thread)
+        _aligned_empty(n_threads * state, dtype).reshape((n_threads, state)),
+        _aligned_empty(n_threads * state, np.int32).reshape((n_threads, state)),
+        chunk_sums,
         np.zeros((n_threads, k_chunk), np.int64),
         update_centers,
         compute_inertia,
