@@ -440,8 +440,9 @@ def add_rows(typingctx, xb, lab, m, sample_weight, start, sums):
     # xb : (>= m, d) float32/64 IN, rows with unit stride along the features
     # lab : (>= m,) int32 IN, the cluster of each row
     # sample_weight : (n,) xb.dtype IN, weights of rows start.., or (0,) for unit weights
-    # sums : (k, d) C-contiguous, xb.dtype or float64, INOUT: sums[lab[r]] += w_r xb[r]
-    #        (the product in xb's dtype, then converted, as ``sums += float64(w * x)``)
+    # sums : (k, d) xb.dtype or float64, unit stride along the features (rows may be
+    #        padded), INOUT: sums[lab[r]] += w_r xb[r] (the product in xb's dtype, then
+    #        converted, as ``sums += float64(w * x)``)
     if xb.dtype not in (types.float32, types.float64) or sums.dtype not in (
         xb.dtype,
         types.float64,
@@ -541,7 +542,7 @@ def _aligned_empty(n, dtype):  # pragma: no cover - compiled
     (measured: adding rows to per-cluster sums 2.5 to 4 times slower). Every buffer the
     tiles access by whole vectors comes from here.
     """
-    buffer = np.empty(n + 64, dtype)
+    buffer = np.empty(n + 64, dtype)  # 64 spare elements cover any offset
     offset = ((-buffer.ctypes.data) % 64) // buffer.itemsize
     return buffer[offset : offset + n]
 
