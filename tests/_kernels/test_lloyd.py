@@ -323,3 +323,77 @@ def test_add_rows_matches_a_scatter_add(x_dtype, sums_dtype, d, weighted):
     tolerance = 1e-5 if np.float32 in (x_dtype, sums_dtype) else 1e-12
     np.testing.assert_allclose(sums, expected, rtol=tolerance, atol=tolerance)
     assert not padded[:, d:].any()  # the padding is left alone
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("d", "k"), [(1, 3), (17, 40), (64, 200)])
+def test_tile_widths_give_identical_distances(dtype, d, k):
+    """The many-clusters tile on 256-bit and 512-bit vectors (each lane accumulates one
+    (row, cluster) dot product in feature order, whatever the width): the same labels and
+    the same minima to the bit, and the labels of an exact argmin where no near tie.
+    Both widths compile on any x86-64 CPU (LLVM splits vectors wider than the hardware's)."""
+    from numba import njit
+
+    from xplearn._kernels._numba._lloyd import _make_tile_kernel, pack_centers
+
+    rng = np.random.default_rng(d + k)
+    n = 48  # a multiple of both row counts
+    xb = rng.standard_normal((n, d)).astype(dtype)
+    centers = rng.standard_normal((k, d)).astype(dtype)
+    results = []
+    for mr, nb, vector_bytes in [(4, 2, 32), (8, 2, 64), (4, 4, 64)]:
+        tile = _make_tile_kernel(mr, nb, vector_bytes)
+
+        @njit
+        def assign(xb, packed, norms, bv, bi, lab, best, tile=tile, mr=mr):
+            for r0 in range(0, xb.shape[0], mr):
+                tile(xb, r0, packed, norms, 0, norms.shape[0], bv, bi, lab, best, True, True)
+
+        block = vector_bytes // np.dtype(dtype).itemsize * nb
+        kpad = -(-k // block) * block
+        packed, norms = np.empty(kpad * d, dtype), np.empty(kpad, dtype)
+        pack_centers(centers, block, packed, norms)
+        lab, best = np.empty(n, np.int32), np.empty(n, dtype)
+        state = np.empty(n * block, dtype), np.empty(n * block, np.int32)
+        assign(xb, packed, norms, *state, lab, best)
+        results.append((lab, best))
+    for lab, best in results[1:]:
+        np.testing.assert_array_equal(lab, results[0][0])
+        np.testing.assert_array_equal(best, results[0][1])
+    distances = ((xb[:, None, :].astype(np.float64) - centers[None]) ** 2).sum(-1)
+    exact = distances.argmin(1)
+    clear = _no_near_ties(distances, exact, 1e-12 if dtype == np.float64 else 1e-5)
+    assert clear.mean() > 0.5
+    np.testing.assert_array_equal(results[0][0][clear], exact[clear])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_few_clusters_tile_prefetch_changes_nothing(dtype):
+    """The few-clusters tile's prefetch of the rows ahead (in-place reads of X) is only a
+    hint: same labels and minima with and without it, also on the last rows of an array,
+    where the rows ahead lie past its end."""
+    from numba import njit
+
+    from xplearn._kernels._numba._lloyd import SMALL_MR, pack_centers, tile_small
+
+    @njit
+    def assign(xb, packed, norms, lab, best, streaming):
+        for r0 in range(0, xb.shape[0], SMALL_MR):
+            tile_small(xb, r0, packed, norms, lab, best, streaming)
+
+    rng = np.random.default_rng(3)
+    lanes = 32 // np.dtype(dtype).itemsize
+    X = rng.standard_normal((1000, 13)).astype(dtype)
+    centers = rng.standard_normal((3, 13)).astype(dtype)
+    packed, norms = np.empty(lanes * 13, dtype), np.empty(lanes, dtype)
+    pack_centers(centers, lanes, packed, norms)
+    tail = X[-16:]  # a view whose rows "ahead" are past the end of X's buffer
+    outputs = []
+    for streaming in (False, True):
+        lab, best = np.empty(16, np.int32), np.empty(16, dtype)
+        assign(tail, packed, norms, lab, best, streaming)
+        outputs.append((lab, best))
+    np.testing.assert_array_equal(outputs[0][0], outputs[1][0])
+    np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
+    exact = ((tail[:, None, :].astype(np.float64) - centers[None]) ** 2).sum(-1).argmin(1)
+    np.testing.assert_array_equal(outputs[1][0], exact)

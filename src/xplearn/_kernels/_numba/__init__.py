@@ -13,7 +13,14 @@ import numba
 import numpy as np
 
 from xplearn._kernels._numba import _neighbors as _nb
-from xplearn._kernels._numba._lloyd import LARGE_NB, SMALL_NB, lanes, lloyd_pass
+from xplearn._kernels._numba._lloyd import (
+    LARGE_NB,
+    SMALL_NB,
+    VECTOR_BYTES,
+    WIDE_VECTOR_BYTES,
+    lanes,
+    lloyd_pass,
+)
 
 __all__ = [
     "SUPPORTED_DTYPES",
@@ -37,7 +44,7 @@ _SMALL_CHUNK_BYTES = 128 * 1024
 # at most this many rows per chunk: float32 rows are summed in float32 within a chunk
 _MAX_CHUNK_ROWS = 1008
 _CLUSTER_BLOCK_BYTES = 32 * 1024
-_ROW_MULTIPLE = 24  # both tiles' row counts (8 and 4) divide the chunk size
+_ROW_MULTIPLE = 24  # both tiles' row counts (8, and 8 or 4) divide the chunk size
 _MAX_SLOTS = 24
 _SLOT_BYTES = 32 * 1024 * 1024
 # Below this many multiply-adds a pass runs on the calling thread: waking the pool costs
@@ -59,9 +66,11 @@ def tile_plan(n_samples: int, n_features: int, n_clusters: int, itemsize: int) -
         ``direct``, ``small``, ``block``, ``chunk_rows``, ``cluster_block``, ``n_slots``: see
         :func:`xplearn._kernels._numba._lloyd.lloyd_pass`.
     """
-    vector = lanes(itemsize)
-    small = n_clusters <= vector
-    block = vector * (SMALL_NB if small else LARGE_NB)
+    small = n_clusters <= lanes(itemsize, VECTOR_BYTES) * SMALL_NB
+    if small:
+        block = lanes(itemsize, VECTOR_BYTES) * SMALL_NB
+    else:
+        block = lanes(itemsize, WIDE_VECTOR_BYTES) * LARGE_NB
     row_bytes = max(1, n_features * itemsize)
     chunk_bytes = _SMALL_CHUNK_BYTES if small else _CHUNK_BYTES
     chunk_rows = chunk_bytes // row_bytes // _ROW_MULTIPLE * _ROW_MULTIPLE
