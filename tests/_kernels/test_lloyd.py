@@ -352,7 +352,7 @@ def test_tile_widths_give_identical_distances(dtype, d, k):
         block = vector_bytes // np.dtype(dtype).itemsize * nb
         kpad = -(-k // block) * block
         packed, norms = np.empty(kpad * d, dtype), np.empty(kpad, dtype)
-        pack_centers(centers, block, packed, norms)
+        pack_centers(centers, block, 1, packed, norms)
         lab, best = np.empty(n, np.int32), np.empty(n, dtype)
         state = np.empty(n * block, dtype), np.empty(n * block, np.int32)
         assign(xb, packed, norms, *state, lab, best)
@@ -368,32 +368,46 @@ def test_tile_widths_give_identical_distances(dtype, d, k):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_few_clusters_tile_prefetch_changes_nothing(dtype):
-    """The few-clusters tile's prefetch of the rows ahead (in-place reads of X) is only a
-    hint: same labels and minima with and without it, also on the last rows of an array,
-    where the rows ahead lie past its end."""
+@pytest.mark.parametrize("step", [1, 2])
+@pytest.mark.parametrize("d", [1, 13, 32])
+def test_few_clusters_tile(dtype, step, d):
+    """The few-clusters tile, one feature per step (256-bit) or feature pairs (512-bit;
+    an odd last feature paired with zero), gives the exact argmin; its prefetch of the rows
+    ahead (in-place reads of X) is only a hint: same labels and minima with and without
+    it, also on the last rows of an array, where the rows ahead lie past its end."""
     from numba import njit
 
-    from xplearn._kernels._numba._lloyd import SMALL_MR, pack_centers, tile_small
+    from xplearn._kernels._numba._lloyd import SMALL_MR, _make_one_vector_kernel, pack_centers
+
+    tile = _make_one_vector_kernel(SMALL_MR, 128, step)
 
     @njit
     def assign(xb, packed, norms, lab, best, streaming):
         for r0 in range(0, xb.shape[0], SMALL_MR):
-            tile_small(xb, r0, packed, norms, lab, best, streaming)
+            tile(xb, r0, packed, norms, lab, best, streaming)
 
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(d + step)
     lanes = 32 // np.dtype(dtype).itemsize
-    X = rng.standard_normal((1000, 13)).astype(dtype)
-    centers = rng.standard_normal((3, 13)).astype(dtype)
-    packed, norms = np.empty(lanes * 13, dtype), np.empty(lanes, dtype)
-    pack_centers(centers, lanes, packed, norms)
-    tail = X[-16:]  # a view whose rows "ahead" are past the end of X's buffer
+    X = rng.standard_normal((1000, d)).astype(dtype)
+    k = lanes - 1  # one padding cluster
+    centers = rng.standard_normal((k, d)).astype(dtype)
+    packed, norms = np.empty(lanes * (d + 1), dtype), np.empty(lanes, dtype)
+    pack_centers(centers, lanes, step, packed, norms)
+    tail = X[-64:]  # a view whose rows "ahead" are past the end of X's buffer
     outputs = []
     for streaming in (False, True):
-        lab, best = np.empty(16, np.int32), np.empty(16, dtype)
+        lab, best = np.empty(64, np.int32), np.empty(64, dtype)
         assign(tail, packed, norms, lab, best, streaming)
         outputs.append((lab, best))
     np.testing.assert_array_equal(outputs[0][0], outputs[1][0])
     np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
-    exact = ((tail[:, None, :].astype(np.float64) - centers[None]) ** 2).sum(-1).argmin(1)
-    np.testing.assert_array_equal(outputs[1][0], exact)
+    distances = ((tail[:, None, :].astype(np.float64) - centers[None]) ** 2).sum(-1)
+    exact = distances.argmin(1)
+    clear = _no_near_ties(distances, exact, 1e-12 if dtype == np.float64 else 1e-5)
+    assert clear.mean() > 0.9
+    np.testing.assert_array_equal(outputs[1][0][clear], exact[clear])
+    # the minimum is ||c||^2 - 2 x.c (without the row's own squared norm)
+    row_norms = (tail.astype(np.float64) ** 2).sum(1)
+    expected = distances.min(1) - row_norms
+    tolerance = 1e-12 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(outputs[1][1], expected, rtol=tolerance, atol=tolerance * d)
