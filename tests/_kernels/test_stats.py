@@ -48,3 +48,21 @@ def test_input_is_not_modified_and_fortran_order_is_accepted():
     mean, _, _ = column_mean_and_variance(np, X, np.float32, with_variance=False)
     np.testing.assert_array_equal(X, before)
     np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("n_samples", [1, 3, 17, 100_003])
+def test_one_pass_variances_keep_their_digits_far_from_the_origin(n_samples):
+    """Means and variances in one pass (per-slot deviations merged with Chan's update):
+    on data at 1e6 with unit spread, E[x^2] - E[x]^2 would keep ~4 digits of the
+    variance in float64; deviations keep them all. The mean squared row norm follows."""
+    rng = np.random.default_rng(n_samples)
+    X = 1e6 + rng.standard_normal((n_samples, 3)) * np.array([1.0, 1e-3, 0.0])
+    mean, variance, mean_sq_norm = column_mean_and_variance(np, X, np.float64, with_variance=True)
+    reference = X.var(axis=0)
+    np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-14)
+    # unit spread: all digits; 1e-3 spread: the values at 1e6 themselves carry ~1e-10
+    # (E[x^2] - E[x]^2 would be off by ~1e-4 absolute: 1e-4 and 1e2 relative errors)
+    np.testing.assert_allclose(variance[0], reference[0], rtol=1e-9)
+    np.testing.assert_allclose(variance[1], reference[1], rtol=1e-5)
+    assert variance[2] == 0.0
+    np.testing.assert_allclose(mean_sq_norm, (X * X).sum(axis=1).mean(), rtol=1e-14)

@@ -158,29 +158,27 @@ def column_mean_and_variance(
 ) -> tuple[Any, Any | None, Any]:
     """Column means, (ddof=0) variances and the mean squared row norm of X, in ``dtype``.
 
-    NumPy float data goes through one parallel numba pass (two with the variances, which
-    are summed around the mean rather than as ``E[x^2] - E[x]^2``), accumulated in
-    float64; other inputs through the chunked generic code
-    (:func:`xplearn._kernels._xp_impl.column_mean_and_variance`). Same return values.
+    NumPy float data goes through one parallel numba pass that gives all three (variances
+    from deviations, merged across row slots with Chan's update), accumulated in float64;
+    other inputs through the chunked generic code
+    (:func:`xplearn._kernels._xp_impl.column_mean_and_variance`; a second pass for the
+    variances). Same return values; the variances are None unless ``with_variance``.
     """
     if kernel_backend(X) != "numba":
         return _xp_impl.column_mean_and_variance(xp, X, dtype, with_variance=with_variance)
-    from xplearn._kernels._numba._stats import N_SLOTS, column_sums
+    from xplearn._kernels._numba._stats import N_SLOTS, column_moments
 
-    n_samples, n_features = X.shape
-    n_slots = max(1, min(N_SLOTS, n_samples))
+    n_samples = X.shape[0]
     with kernel_session():
-        X = np.ascontiguousarray(X)
-        sums, squares = column_sums(X, np.zeros(n_features), n_slots)
-        mean = sums / n_samples
-        mean_sq_norm = squares.sum() / n_samples
-        variance = None
-        if with_variance:
-            _, centered_squares = column_sums(X, mean, n_slots)
-            variance = centered_squares / n_samples
+        mean, deviations = column_moments(np.ascontiguousarray(X), max(1, min(N_SLOTS, n_samples)))
+    variance = deviations / n_samples
+    # mean_i ||x_i||^2 = sum_f (mean_f^2 + variance_f); NaN or inf anywhere in X reaches it
+    # (and huge finite values may overflow it: the caller's finiteness check tells apart)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean_sq_norm = np.sum(mean * mean + variance)
     return (
         xp.asarray(mean.astype(dtype)),
-        None if variance is None else xp.asarray(variance.astype(dtype)),
+        xp.asarray(variance.astype(dtype)) if with_variance else None,
         xp.asarray(np.asarray(mean_sq_norm, dtype=dtype)),
     )
 

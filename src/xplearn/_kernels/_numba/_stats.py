@@ -4,8 +4,11 @@ Used at the start of a KMeans fit (data mean, mean squared row norm, variances f
 ``tol``): the generic chunked code makes several single-threaded passes over X for the
 same numbers, which on a memory-bound problem costs as much as a few Lloyd iterations.
 
-Partial results live in a fixed number of slots (contiguous row ranges chosen from the
-shape only) merged in order, so results do not depend on the thread count. Sums are
+One pass gives means and variances: each slot (a contiguous range of rows, chosen from
+the shape only) sums its rows' deviations from its own first row, and the slots' means
+and squared deviations are merged in order with Chan's update, so results do not depend
+on the thread count, and variances are sums of squared deviations from nearby values,
+not ``E[x^2] - E[x]^2`` (which loses every digit on data far from the origin). Sums are
 accumulated in float64 whatever the data's dtype. Arguments are annotated IN / OUT.
 """
 
@@ -17,29 +20,67 @@ from numba import njit, prange
 #: Row slots of one pass (their count depends on the shape only).
 N_SLOTS = 16
 
+# rows summed together before they meet the running sums: four rows' deviations share
+# one load and store of each running sum (the loop is bound by those, not by X's reads)
+_ROWS_AT_ONCE = 4
 
-@njit(cache=True, nogil=True, parallel=True)
-def column_sums(X, center, n_slots):  # pragma: no cover - compiled
-    """Per-column sums of ``X - center`` and of its squares, in float64.
 
-    X : (n, d) float32/float64 IN; center : (d,) float64 IN.
-    Returns (sums (d,), squares (d,)), float64.
+@njit(cache=True, nogil=True, parallel=True, fastmath={"contract"})
+def column_moments(X, n_slots):  # pragma: no cover - compiled
+    """Column means and sums of squared deviations from them, in float64, in one pass.
+
+    X : (n, d) float32/float64 IN, n >= n_slots >= 1.
+    Returns (mean (d,), squared deviations (d,)): ``sum_i (x_if - mean_f)^2``.
     """
     n, d = X.shape
-    slot_sums = np.zeros((n_slots, d), np.float64)
-    slot_squares = np.zeros((n_slots, d), np.float64)
+    firsts = np.empty((n_slots, d), np.float64)
+    slot_sums = np.empty((n_slots, d), np.float64)
+    slot_squares = np.empty((n_slots, d), np.float64)
     for slot in prange(n_slots):
-        sums = slot_sums[slot]
-        squares = slot_squares[slot]
-        for i in range(slot * n // n_slots, (slot + 1) * n // n_slots):
+        # the slot's deviations from its first row, in arrays of its own: with rows of
+        # the output arrays as accumulators (or in a helper function) LLVM did not
+        # vectorise as well (4.0-4.8 ms instead of 2.7 on 1M x 32 float32, two threads)
+        lo = slot * n // n_slots
+        hi = (slot + 1) * n // n_slots
+        first = np.empty(d, np.float64)
+        sums = np.zeros(d, np.float64)
+        squares = np.zeros(d, np.float64)
+        for f in range(d):
+            first[f] = X[lo, f]
+        i = lo
+        while i + _ROWS_AT_ONCE <= hi:
+            r0, r1, r2, r3 = X[i], X[i + 1], X[i + 2], X[i + 3]
+            for f in range(d):
+                c = first[f]
+                a = np.float64(r0[f]) - c
+                b = np.float64(r1[f]) - c
+                e = np.float64(r2[f]) - c
+                g = np.float64(r3[f]) - c
+                sums[f] += (a + b) + (e + g)
+                squares[f] += (a * a + b * b) + (e * e + g * g)
+            i += _ROWS_AT_ONCE
+        while i < hi:
             row = X[i]
             for f in range(d):
-                value = np.float64(row[f]) - center[f]
-                sums[f] += value
-                squares[f] += value * value
-    sums = np.zeros(d, np.float64)
-    squares = np.zeros(d, np.float64)
+                a = np.float64(row[f]) - first[f]
+                sums[f] += a
+                squares[f] += a * a
+            i += 1
+        firsts[slot] = first
+        slot_sums[slot] = sums
+        slot_squares[slot] = squares
+    # Chan et al.'s merge, slot after slot (in order: the same result on any thread count)
+    mean = np.zeros(d, np.float64)
+    deviations = np.zeros(d, np.float64)
+    count = 0
     for slot in range(n_slots):
-        sums += slot_sums[slot]
-        squares += slot_squares[slot]
-    return sums, squares
+        size = (slot + 1) * n // n_slots - slot * n // n_slots
+        total = count + size
+        for f in range(d):
+            slot_mean = firsts[slot, f] + slot_sums[slot, f] / size
+            slot_deviations = slot_squares[slot, f] - slot_sums[slot, f] ** 2 / size
+            delta = slot_mean - mean[f]
+            mean[f] += delta * size / total
+            deviations[f] += slot_deviations + delta * delta * count * size / total
+        count = total
+    return mean, deviations
