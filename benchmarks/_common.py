@@ -49,8 +49,37 @@ def threads_note():
 
     from xplearn.utils._threads import effective_n_threads
 
-    pools = sorted({f"{pool['internal_api']}={pool['num_threads']}" for pool in threadpool_info()})
+    pools = sorted(
+        {
+            f"{pool['internal_api']}={pool['num_threads']}"
+            + (f" ({pool['architecture']})" if pool.get("architecture") else "")
+            for pool in threadpool_info()
+        }
+    )
     return f"xplearn/numba threads={effective_n_threads()}; " + ", ".join(pools)
+
+
+def cpu_note():
+    """The CPU's model name and its widest vector extension (Linux), for the page."""
+    name = platform.processor() or platform.machine()
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name") and ":" in line:
+                    name = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and ":" in line:
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    widest = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else None
+    blas_env = ", ".join(
+        f"{key}={os.environ[key]}"
+        for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+        if key in os.environ
+    )
+    return ", ".join(part for part in (name, widest, blas_env) if part)
 
 
 def parser(description, libraries, doc, n_probe_args):
@@ -92,8 +121,8 @@ def rst_tail(*, table, command, note, quick, targets, remark, issue):
     return f"""{smoke}
 {remark}
 
-Machine: {platform.machine()}, {os.cpu_count()} CPUs ({note}); Python {platform.python_version()};
-measured {datetime.date.today().isoformat()}.
+Machine: {platform.machine()}, {cpu_note()}, {os.cpu_count()} CPUs ({note});
+Python {platform.python_version()}; measured {datetime.date.today().isoformat()}.
 
 Command::
 

@@ -233,10 +233,14 @@ standard-normal data with the same initial centers, running {N_ITER} Lloyd itera
 
 How xplearn gets there: one pass over X per iteration, cut into cache-sized chunks
 processed in parallel (``numba.prange``, bit-identical results whatever the thread count);
-per chunk, register-blocked distance tiles (rows x clusters, 256-bit vectors, emitted as
-LLVM IR) compute ``||c||^2 - 2 x.c`` and fold the argmin in, so no distance block is
-written to memory; rows are added to per-cluster sums while in cache. X is neither copied
-nor upcast (float32 stays float32).
+per chunk, register-blocked distance tiles (rows x clusters, on the CPU's widest vectors:
+512 bits with AVX-512; emitted as LLVM IR) compute ``||c||^2 - 2 x.c`` and fold the argmin
+in, so no distance block is written to memory; rows are added to per-cluster sums while
+in cache. X is neither copied nor upcast (float32 stays float32).
+
+scikit-learn's Lloyd iterations and ``np.dot`` run on OpenBLAS, whose kernels depend on
+the CPU it detects, or on ``OPENBLAS_CORETYPE`` where set (the machine line and the
+thread note below say which ran).
 
 """
     write_page(
