@@ -72,13 +72,15 @@ _FM_REDUCE = {"contract", "reassoc"}
 #
 # Vector widths. The many-clusters tile uses the widest vectors of the CPU numba compiles
 # for (512 bits where it has AVX-512F: twice the multiply-adds per instruction, and 32
-# vector registers, room for 8 x 2 accumulators), else 256 bits. The few-clusters tile
-# keeps 256 bits: its vector holds all the clusters (at most 8 float32), and a wider one
-# would be half padding. The width changes only how many clusters share an instruction:
-# each lane still accumulates one (row, cluster) dot product feature by feature, so
-# distances, labels and minima are bit-identical whatever the width (tested). Python-side
-# planning (``tile_plan``) reads the same module constants, so the packed layout always
-# matches the compiled tile; numba's on-disk cache is keyed on the CPU's features too.
+# vector registers, room for 8 x 2 accumulators), else 256 bits. There the width changes
+# only how many clusters share an instruction: each lane still accumulates one (row,
+# cluster) dot product feature by feature, so distances, labels and minima are
+# bit-identical whatever the width (tested). The few-clusters tile holds 256 bits' worth
+# of clusters (at most 8 float32: wider would be mostly padding); on 512-bit vectors its
+# lanes hold two features of each cluster instead (``SMALL_STEP``; the tile's docstring).
+# Python-side planning (``tile_plan``) reads the same module constants, so the packed
+# layout always matches the compiled tile; numba's on-disk cache is keyed on the CPU's
+# features too.
 #
 # They live in this module, next to their callers, so that numba's on-disk cache (keyed on
 # this file) is invalidated whenever they change.
