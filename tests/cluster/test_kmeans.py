@@ -484,3 +484,26 @@ def test_far_from_origin_float32_data_is_centered(offset):
     ours = KMeans(**params).fit(X)
     np.testing.assert_array_equal(ours.labels_, ref.labels_)
     np.testing.assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-5)
+
+
+def test_predict_far_from_origin_in_float32(backend):
+    """predict on float32 data 5e4 from the origin measures around the centers' mean, on
+    every backend: the exact (float64) closest center wherever it is not a near tie.
+    The expansion ||x||^2 - 2 x.c + ||c||^2 taken at the origin (what scikit-learn's
+    predict does) keeps no digit there: it gets many rows wrong on this data."""
+    from xplearn._xp import to_numpy
+
+    X = (_blobs(2000, 7, 5, seed=21, spread=1.0) + 5e4).astype(np.float32)
+    init = (_blobs(5, 7, 5, seed=22, spread=1.0) + 5e4).astype(np.float32)
+    model = KMeans(5, init=backend.asarray(init), n_init=1, max_iter=1)
+    model.fit(backend.asarray(X))
+    centers = to_numpy(model.cluster_centers_)
+    exact = ((X.astype(np.float64)[:, None, :] - centers.astype(np.float64)[None]) ** 2).sum(-1)
+    ordered = np.sort(exact, axis=1)
+    clear = ordered[:, 1] - ordered[:, 0] > 1e-3 * ordered[:, 1]
+    assert clear.mean() > 0.9
+    labels = to_numpy(model.predict(backend.asarray(X)))
+    np.testing.assert_array_equal(labels[clear], exact.argmin(1)[clear])
+    # the expansion at the origin, in float32, for contrast (it must fail on this data)
+    naive = ((X * X).sum(1)[:, None] - 2 * X @ centers.T + (centers**2).sum(1)[None]).argmin(1)
+    assert (naive[clear] != exact.argmin(1)[clear]).mean() > 0.2

@@ -52,6 +52,20 @@ _active_lock = threading.Lock()
 _active_sessions = 0
 
 
+_numba_module = None
+
+
+def _numba_kernels():
+    """``xplearn._kernels._numba``, imported on first use (numba is heavy to import) and
+    kept: an import statement per call costs a one-row predict about a microsecond."""
+    global _numba_module
+    if _numba_module is None:
+        from xplearn._kernels import _numba
+
+        _numba_module = _numba
+    return _numba_module
+
+
 def _numba_can_take(X: Any) -> bool:
     return isinstance(X, np.ndarray) and X.dtype in _NUMBA_DTYPES
 
@@ -222,6 +236,7 @@ def lloyd_pass(
     compute_inertia: bool = False,
     accumulate_dtype: Any = None,
     method: str | None = None,
+    around_centers: bool = False,
 ) -> LloydResult:
     """One fused pass of Lloyd's algorithm: assign every row, and sum per cluster.
 
@@ -246,6 +261,14 @@ def lloyd_pass(
         Dtype of the returned sums and weights (default: X's dtype).
     method : str, default=None
         Calling public method, for error messages.
+    around_centers : bool, default=False
+        With ``shift=None``: compute the distances around the centers' mean, for data
+        whose frame nobody chose (``predict``): far from the origin, the expansion
+        ``||x||^2 - 2 x.c + ||c||^2`` cancels (float32 data at 5e4 from it keeps no
+        digit of the distances between its clusters). The numba path moves the frame
+        only when the centers' mean is farther from the origin than their spread (else
+        X is read in place, as at fit); the array-API path always moves it. The
+        returned sums, if any, are then in the moved frame.
 
     Returns
     -------
@@ -253,13 +276,14 @@ def lloyd_pass(
     """
     if accumulate_dtype is None:
         accumulate_dtype = X.dtype
-    if kernel_backend(X, method) == "numba":
-        from xplearn._kernels._numba import _PARALLEL_MIN_WORK
-
+    backend = kernel_backend(X, method)
+    if around_centers and shift is None:
+        shift, centers = _centers_frame(centers, backend == "numba")
+    if backend == "numba":
         # a pass this small runs on the calling thread and calls no BLAS: no session (its
         # thread-pool bookkeeping would cost more than a one-row predict)
         work = X.shape[0] * max(centers.shape[0], 4) * X.shape[1]
-        with nullcontext() if work < _PARALLEL_MIN_WORK else kernel_session():
+        with nullcontext() if work < _numba_kernels()._PARALLEL_MIN_WORK else kernel_session():
             return _lloyd_numba(
                 X,
                 centers,
@@ -290,6 +314,17 @@ def lloyd_pass(
     )
 
 
+def _centers_frame(centers: Any, only_if_far: bool) -> tuple[Any | None, Any]:
+    """(origin, centers - origin) with the centers' mean as origin; with ``only_if_far``
+    (NumPy centers), (None, centers) where that mean is nearer the origin than the
+    centers' spread, so that the pass reads X in place."""
+    if only_if_far:
+        far, origin, moved = _numba_kernels().centers_frame(np.ascontiguousarray(centers))
+        return (origin, moved) if far else (None, centers)
+    origin = array_namespace(centers).mean(centers, axis=0)
+    return origin, centers - origin
+
+
 def _lloyd_numba(
     X,
     centers,
@@ -300,8 +335,6 @@ def _lloyd_numba(
     compute_inertia,
     accumulate_dtype,
 ) -> LloydResult:
-    from xplearn._kernels._numba import lloyd_pass_numpy
-
     n_samples = X.shape[0]
     X = np.ascontiguousarray(X)
     had_labels = labels is not None
@@ -310,7 +343,7 @@ def _lloyd_numba(
         labels.fill(-1)
     else:
         labels = np.ascontiguousarray(labels, dtype=np.int32)
-    new_labels, sums, weights, counts, n_changed, inertia = lloyd_pass_numpy(
+    new_labels, sums, weights, counts, n_changed, inertia = _numba_kernels().lloyd_pass_numpy(
         X,
         None if sample_weight is None else np.asarray(sample_weight),
         np.asarray(centers),

@@ -496,7 +496,11 @@ class _BaseKMeans(
         (centers,) = self._fitted_arrays(X.dtype, "cluster_centers_")
         if method == "predict":
             return lloyd_pass(
-                X, centers, update_centers=False, method=method_name(self, method)
+                X,
+                centers,
+                update_centers=False,
+                method=method_name(self, method),
+                around_centers=True,
             ).labels
         return self._transform(xp, X, centers)
 
@@ -1042,7 +1046,7 @@ def _assign_block(block, centers):
     """Labels of one block (its own namespace): the index of the closest center."""
     xp = array_namespace(block)
     local = xp.astype(xp.asarray(centers), block.dtype)
-    return lloyd_pass(block, local, update_centers=False).labels
+    return lloyd_pass(block, local, update_centers=False, around_centers=True).labels
 
 
 def _add_parts(parts):

@@ -18,6 +18,7 @@ from xplearn._kernels._numba._lloyd import (
     SMALL_NB,
     VECTOR_BYTES,
     WIDE_VECTOR_BYTES,
+    centers_frame,
     lanes,
     lloyd_pass,
 )
@@ -25,6 +26,7 @@ from xplearn._kernels._numba._lloyd import (
 __all__ = [
     "SUPPORTED_DTYPES",
     "argkmin_numpy",
+    "centers_frame",
     "lloyd_pass_numpy",
     "neighbor_tiles",
     "radius_numpy",

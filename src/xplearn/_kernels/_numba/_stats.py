@@ -5,10 +5,10 @@ Used at the start of a KMeans fit (data mean, mean squared row norm, variances f
 same numbers, which on a memory-bound problem costs as much as a few Lloyd iterations.
 
 One pass gives means and variances: each slot (a contiguous range of rows, chosen from
-the shape only) sums its rows' deviations from its own first row, and the slots' means
-and squared deviations are merged in order with Chan's update, so results do not depend
-on the thread count, and variances are sums of squared deviations from nearby values,
-not ``E[x^2] - E[x]^2`` (which loses every digit on data far from the origin). Sums are
+the shape only) sums its rows' deviations from its own first row, and the slots' totals
+and squared deviations are merged in order (Chan et al.), so results do not depend on
+the thread count, and variances are sums of squared deviations from nearby values, not
+``E[x^2] - E[x]^2`` (which loses every digit on data far from the origin). Sums are
 accumulated in float64 whatever the data's dtype. Arguments are annotated IN / OUT.
 """
 
@@ -69,18 +69,24 @@ def column_moments(X, n_slots):  # pragma: no cover - compiled
         firsts[slot] = first
         slot_sums[slot] = sums
         slot_squares[slot] = squares
-    # Chan et al.'s merge, slot after slot (in order: the same result on any thread count)
+    # The mean from the slots' totals (size * first row + deviations): exact wherever the
+    # sums are (integer-valued data), so the data is centered on the correctly rounded
+    # mean, as np.mean (and scikit-learn) would; the squared deviations then merge as in
+    # Chan et al.: each slot's own, plus its size times its mean's squared distance to
+    # the global mean. Slots are visited in order: the same result on any thread count.
     mean = np.zeros(d, np.float64)
-    deviations = np.zeros(d, np.float64)
-    count = 0
     for slot in range(n_slots):
         size = (slot + 1) * n // n_slots - slot * n // n_slots
-        total = count + size
+        for f in range(d):
+            mean[f] += size * firsts[slot, f] + slot_sums[slot, f]
+    for f in range(d):
+        mean[f] /= n
+    deviations = np.zeros(d, np.float64)
+    for slot in range(n_slots):
+        size = (slot + 1) * n // n_slots - slot * n // n_slots
         for f in range(d):
             slot_mean = firsts[slot, f] + slot_sums[slot, f] / size
-            slot_deviations = slot_squares[slot, f] - slot_sums[slot, f] ** 2 / size
-            delta = slot_mean - mean[f]
-            mean[f] += delta * size / total
-            deviations[f] += slot_deviations + delta * delta * count * size / total
-        count = total
+            within = slot_squares[slot, f] - slot_sums[slot, f] * (slot_sums[slot, f] / size)
+            between = slot_mean - mean[f]
+            deviations[f] += within + size * between * between
     return mean, deviations
