@@ -297,16 +297,18 @@ def test_vector_buffers_start_on_a_cache_line(dtype, n):
 )
 @pytest.mark.parametrize("d", [1, 8, 30, 67])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_add_rows_matches_a_scatter_add(x_dtype, sums_dtype, d, weighted):
+@pytest.mark.parametrize("shifted", [False, True])
+def test_add_rows_matches_a_scatter_add(x_dtype, sums_dtype, d, weighted, shifted):
     """The vector row-adding intrinsic (whole vectors, then a scalar tail) adds each row,
-    times its weight, to its cluster's row, also into a padded (strided) sums array."""
+    minus the shift, times its weight, to its cluster's row, also into a padded (strided)
+    sums array."""
     from numba import njit
 
     from xplearn._kernels._numba._lloyd import add_rows
 
     @njit
-    def run(xb, lab, m, weights, start, sums):
-        add_rows(xb, lab, m, weights, start, sums)
+    def run(xb, lab, m, weights, start, sums, shift):
+        add_rows(xb, lab, m, weights, start, sums, shift)
 
     rng = np.random.default_rng(d)
     k, m, start = 5, 41, 3
@@ -318,8 +320,10 @@ def test_add_rows_matches_a_scatter_add(x_dtype, sums_dtype, d, weighted):
     sums[:] = rng.standard_normal((k, d))
     expected = sums.astype(np.float64)
     w = weights[start : start + m].astype(np.float64) if weighted else np.ones(m)
-    np.add.at(expected, lab[:m], w[:, None] * xb[:m].astype(np.float64))
-    run(xb, lab, m, weights, start, sums)
+    shift = rng.standard_normal(d).astype(x_dtype) * 3 if shifted else np.empty(0, x_dtype)
+    rows = (xb[:m] - shift).astype(np.float64) if shifted else xb[:m].astype(np.float64)
+    np.add.at(expected, lab[:m], w[:, None] * rows)
+    run(xb, lab, m, weights, start, sums, shift)
     tolerance = 1e-5 if np.float32 in (x_dtype, sums_dtype) else 1e-12
     np.testing.assert_allclose(sums, expected, rtol=tolerance, atol=tolerance)
     assert not padded[:, d:].any()  # the padding is left alone
@@ -370,11 +374,13 @@ def test_tile_widths_give_identical_distances(dtype, d, k):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("step", [1, 2])
 @pytest.mark.parametrize("d", [1, 13, 32])
-def test_few_clusters_tile(dtype, step, d):
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+def test_few_clusters_tile(dtype, step, d, offset):
     """The few-clusters tile, one feature per step (256-bit) or feature pairs (512-bit;
     an odd last feature paired with zero), gives the exact argmin; its prefetch of the rows
     ahead (in-place reads of X) is only a hint: same labels and minima with and without
-    it, also on the last rows of an array, where the rows ahead lie past its end."""
+    it, also on the last rows of an array, where the rows ahead lie past its end. Data far
+    from the origin is read in place with the shift subtracted as the rows are read."""
     from numba import njit
 
     from xplearn._kernels._numba._lloyd import SMALL_MR, _make_one_vector_kernel, pack_centers
@@ -382,13 +388,14 @@ def test_few_clusters_tile(dtype, step, d):
     tile = _make_one_vector_kernel(SMALL_MR, 128, step)
 
     @njit
-    def assign(xb, packed, norms, lab, best, streaming):
+    def assign(xb, packed, norms, shift, lab, best, streaming):
         for r0 in range(0, xb.shape[0], SMALL_MR):
-            tile(xb, r0, packed, norms, lab, best, streaming)
+            tile(xb, r0, packed, norms, shift, lab, best, streaming)
 
     rng = np.random.default_rng(d + step)
     lanes = 32 // np.dtype(dtype).itemsize
-    X = rng.standard_normal((1000, d)).astype(dtype)
+    shift = np.full(d, offset, dtype) if offset else np.empty(0, dtype)  # (0,): no shift
+    X = (rng.standard_normal((1000, d)) + offset).astype(dtype)
     k = lanes - 1  # one padding cluster
     centers = rng.standard_normal((k, d)).astype(dtype)
     packed, norms = np.empty(lanes * (d + 1), dtype), np.empty(lanes, dtype)
@@ -397,17 +404,18 @@ def test_few_clusters_tile(dtype, step, d):
     outputs = []
     for streaming in (False, True):
         lab, best = np.empty(64, np.int32), np.empty(64, dtype)
-        assign(tail, packed, norms, lab, best, streaming)
+        assign(tail, packed, norms, shift, lab, best, streaming)
         outputs.append((lab, best))
     np.testing.assert_array_equal(outputs[0][0], outputs[1][0])
     np.testing.assert_array_equal(outputs[0][1], outputs[1][1])
-    distances = ((tail[:, None, :].astype(np.float64) - centers[None]) ** 2).sum(-1)
+    rows = (tail - offset).astype(dtype).astype(np.float64)  # shifted, rounded in X's dtype
+    distances = ((rows[:, None, :] - centers[None]) ** 2).sum(-1)
     exact = distances.argmin(1)
     clear = _no_near_ties(distances, exact, 1e-12 if dtype == np.float64 else 1e-5)
     assert clear.mean() > 0.9
     np.testing.assert_array_equal(outputs[1][0][clear], exact[clear])
     # the minimum is ||c||^2 - 2 x.c (without the row's own squared norm)
-    row_norms = (tail.astype(np.float64) ** 2).sum(1)
+    row_norms = (rows**2).sum(1)
     expected = distances.min(1) - row_norms
     tolerance = 1e-12 if dtype == np.float64 else 1e-4
     np.testing.assert_allclose(outputs[1][1], expected, rtol=tolerance, atol=tolerance * d)

@@ -378,19 +378,20 @@ def _make_one_vector_kernel(MR: int, prefetch_rows: int, features_per_step: int)
     P = features_per_step
 
     @intrinsic
-    def tile(typingctx, xb, r0, ctp, cn, lab, best, streaming):
+    def tile(typingctx, xb, r0, ctp, cn, shift, lab, best, streaming):
         # xb : (rows, d) C-contiguous float32/64 IN, rows >= r0 + MR
         # ctp : (VL * P * ceil(d / P),) IN packed -2 * centers (see pack_centers);
         # cn : (VL,) IN squared norms (+inf padding)
+        # shift : (d,) IN, subtracted from every row as it is read, or (0,): none
         # lab : (rows,) int32 OUT; best : (rows,) OUT
         # streaming : xb is X read in place (from memory): prefetch the rows ahead
         dtype = xb.dtype
         if dtype not in (types.float32, types.float64):  # pragma: no cover - guarded above
             return None
-        sig = types.void(xb, r0, ctp, cn, lab, best, streaming)
+        sig = types.void(xb, r0, ctp, cn, shift, lab, best, streaming)
 
         def codegen(context, builder, signature, args):
-            xb_v, r0_v, ct_v, cn_v, lab_v, best_v, streaming_v = args
+            xb_v, r0_v, ct_v, cn_v, shift_v, lab_v, best_v, streaming_v = args
             arg_types = signature.args
             ll_t = context.get_value_type(dtype)
             esize = context.get_abi_sizeof(ll_t)
@@ -410,7 +411,7 @@ def _make_one_vector_kernel(MR: int, prefetch_rows: int, features_per_step: int)
                 return ir.Constant(ir.VectorType(i32, len(values)), list(values))
 
             xa, cta, cna = array(0, xb_v), array(2, ct_v), array(3, cn_v)
-            laba, besta = array(4, lab_v), array(5, best_v)
+            sha, laba, besta = array(4, shift_v), array(5, lab_v), array(6, best_v)
             d = cgutils.unpack_tuple(builder, xa.shape)[1]
             row_stride = builder.sdiv(cgutils.unpack_tuple(builder, xa.strides)[0], const(esize))
             fmuladd = cgutils.get_or_insert_function(
@@ -453,39 +454,63 @@ def _make_one_vector_kernel(MR: int, prefetch_rows: int, features_per_step: int)
                 for i in range(MR)
             ]
 
-            def step(index, values_of_row):
-                # one step: centers of features index*P.. , the rows' values from a callback
+            def step(index, values_at, subtract):
+                # one step: centers of features index*P.., then for each row its values
+                # there (values_at(base): the step's P values from base, a row or the
+                # shift), minus the shift's if ``subtract``, broadcast to every cluster
                 offset = builder.mul(index, const(VL * P))
                 center = builder.load(
                     builder.bitcast(builder.gep(cta.data, [offset]), acc_t.as_pointer()),
                     align=esize,
                 )
+                if subtract:
+                    shifts = values_at(sha.data)
+                    shifts = builder.shuffle_vector(shifts, shifts, repeat_mask)
                 for i in range(MR):
-                    x = builder.shuffle_vector(values_of_row(i), values_of_row(i), repeat_mask)
+                    x = values_at(rows[i])
+                    x = builder.shuffle_vector(x, x, repeat_mask)
+                    if subtract:
+                        x = builder.fsub(x, shifts)
                     builder.store(builder.call(fmuladd, [x, center, builder.load(acc[i])]), acc[i])
 
-            full_steps = builder.sdiv(d, const(P))
-            with cgutils.for_range(builder, full_steps) as loop:
-                first_feature = builder.mul(loop.index, const(P))
-                step(
-                    loop.index,
-                    lambda i: builder.load(
-                        builder.bitcast(builder.gep(rows[i], [first_feature]), step_t.as_pointer()),
-                        align=esize,
-                    ),
-                )
-            if P > 1:
-                # an odd last feature, paired with zeros (never read past the row)
-                last = builder.sub(d, const(1))
-                has_tail = builder.icmp_signed("!=", builder.srem(d, const(P)), const(0))
-                empty = ir.Constant(step_t, [0.0] * P)
-                with builder.if_then(has_tail):
+            def all_steps(subtract):
+                full_steps = builder.sdiv(d, const(P))
+                with cgutils.for_range(builder, full_steps) as loop:
+                    first_feature = builder.mul(loop.index, const(P))
                     step(
-                        full_steps,
-                        lambda i: builder.insert_element(
-                            empty, builder.load(builder.gep(rows[i], [last])), ir.Constant(i32, 0)
+                        loop.index,
+                        lambda base: builder.load(
+                            builder.bitcast(
+                                builder.gep(base, [first_feature]), step_t.as_pointer()
+                            ),
+                            align=esize,
                         ),
+                        subtract,
                     )
+                if P > 1:
+                    # an odd last feature, paired with zeros (never read past the row)
+                    last = builder.sub(d, const(1))
+                    has_tail = builder.icmp_signed("!=", builder.srem(d, const(P)), const(0))
+                    empty = ir.Constant(step_t, [0.0] * P)
+                    with builder.if_then(has_tail):
+                        step(
+                            full_steps,
+                            lambda base: builder.insert_element(
+                                empty, builder.load(builder.gep(base, [last])), ir.Constant(i32, 0)
+                            ),
+                            subtract,
+                        )
+
+            # two copies of the loop: a subtraction of zeros would cost the in-place reads
+            # of data near the origin ~15% of a pass
+            has_shift = builder.icmp_signed(
+                ">", cgutils.unpack_tuple(builder, sha.shape)[0], const(0)
+            )
+            with builder.if_else(has_shift) as (then, otherwise):
+                with then:
+                    all_steps(True)
+                with otherwise:
+                    all_steps(False)
             distances = []
             for i in range(MR):
                 value = builder.load(acc[i])
@@ -552,22 +577,23 @@ tile_large = _make_tile_kernel(LARGE_MR, LARGE_NB, WIDE_VECTOR_BYTES)
 
 
 @intrinsic
-def add_rows(typingctx, xb, lab, m, sample_weight, start, sums):
+def add_rows(typingctx, xb, lab, m, sample_weight, start, sums, shift):
     # xb : (>= m, d) float32/64 IN, rows with unit stride along the features
+    # shift : (d,) xb.dtype IN, subtracted from every row as it is read, or (0,): none
     # lab : (>= m,) int32 IN, the cluster of each row
     # sample_weight : (n,) xb.dtype IN, weights of rows start.., or (0,) for unit weights
     # sums : (k, d) xb.dtype or float64, unit stride along the features (rows may be
-    #        padded), INOUT: sums[lab[r]] += w_r xb[r] (the product in xb's dtype, then
-    #        converted, as ``sums += float64(w * x)``)
+    #        padded), INOUT: sums[lab[r]] += w_r (xb[r] - shift) (in xb's dtype, then
+    #        converted, as ``sums += float64(w * (x - shift))``)
     if xb.dtype not in (types.float32, types.float64) or sums.dtype not in (
         xb.dtype,
         types.float64,
     ):  # pragma: no cover - guarded by the callers
         return None
-    sig = types.void(xb, lab, m, sample_weight, start, sums)
+    sig = types.void(xb, lab, m, sample_weight, start, sums, shift)
 
     def codegen(context, builder, signature, args):
-        xb_v, lab_v, m_v, sw_v, start_v, sums_v = args
+        xb_v, lab_v, m_v, sw_v, start_v, sums_v, shift_v = args
         arg_types = signature.args
         x_t = context.get_value_type(xb.dtype)
         s_t = context.get_value_type(sums.dtype)
@@ -585,6 +611,7 @@ def add_rows(typingctx, xb, lab, m, sample_weight, start, sums):
             return context.make_array(arg_types[index])(context, builder, value)
 
         xa, laba, swa, sa = array(0, xb_v), array(1, lab_v), array(3, sw_v), array(5, sums_v)
+        sha = array(6, shift_v)
         d = cgutils.unpack_tuple(builder, xa.shape)[1]
         x_stride = builder.sdiv(cgutils.unpack_tuple(builder, xa.strides)[0], const(x_size))
         s_stride = builder.sdiv(cgutils.unpack_tuple(builder, sa.strides)[0], const(s_size))
@@ -612,7 +639,7 @@ def add_rows(typingctx, xb, lab, m, sample_weight, start, sums):
                 return builder.call(function, [weight, value, target])
             return builder.fadd(target, builder.fpext(builder.fmul(weight, value), target.type))
 
-        def rows_loop(is_weighted):
+        def rows_loop(is_weighted, subtract):
             with cgutils.for_range(builder, m_v) as loop:
                 r = loop.index
                 label = builder.sext(builder.load(builder.gep(laba.data, [r])), d.type)
@@ -627,19 +654,27 @@ def add_rows(typingctx, xb, lab, m, sample_weight, start, sums):
                     source = builder.bitcast(builder.gep(source_row, [f]), xvec_t.as_pointer())
                     target = builder.bitcast(builder.gep(target_row, [f]), svec_t.as_pointer())
                     value = builder.load(source, align=x_size)
+                    if subtract:
+                        shifts = builder.bitcast(builder.gep(sha.data, [f]), xvec_t.as_pointer())
+                        value = builder.fsub(value, builder.load(shifts, align=x_size))
                     total = add(builder.load(target, align=s_size), value, weight_vec, True)
                     builder.store(total, target, align=s_size)
                 with cgutils.for_range_slice(builder, d_vec, d, const(1)) as (f, _):
                     source = builder.gep(source_row, [f])
                     target = builder.gep(target_row, [f])
-                    total = add(builder.load(target), builder.load(source), weight, False)
+                    value = builder.load(source)
+                    if subtract:
+                        value = builder.fsub(value, builder.load(builder.gep(sha.data, [f])))
+                    total = add(builder.load(target), value, weight, False)
                     builder.store(total, target)
 
-        with builder.if_else(weighted) as (then, otherwise):
-            with then:
-                rows_loop(True)
-            with otherwise:
-                rows_loop(False)
+        has_shift = builder.icmp_signed(">", cgutils.unpack_tuple(builder, sha.shape)[0], const(0))
+        for subtract, flag in ((True, has_shift), (False, builder.not_(has_shift))):
+            with builder.if_then(flag), builder.if_else(weighted) as (then, otherwise):
+                with then:
+                    rows_loop(True, subtract)
+                with otherwise:
+                    rows_loop(False, subtract)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -758,17 +793,20 @@ def _assign_chunk(
     bibuf,
     lab,
     best,
+    row_shift,
     streaming,
 ):  # pragma: no cover - compiled
     """Labels (and minimal ``||c||^2 - 2 x.c``) of the first ``rows`` rows of xb.
 
-    ``rows`` is a multiple of the tile's row count. OUT lab, best. ``streaming``: xb is
-    a part of X read in place (the few-clusters tile then prefetches the rows ahead).
+    ``rows`` is a multiple of the tile's row count. OUT lab, best. ``row_shift``: (d,),
+    subtracted from the rows as the few-clusters tile reads them, or (0,) for none (the
+    many-clusters tile always gets shifted rows). ``streaming``: xb is a part of X read
+    in place (the few-clusters tile then prefetches the rows ahead).
     """
     kpad = norms.shape[0]
     if small:
         for r0 in range(0, rows, SMALL_MR):
-            tile_small(xb, r0, packed, norms, lab, best, streaming)
+            tile_small(xb, r0, packed, norms, row_shift, lab, best, streaming)
     elif kpad <= cluster_block:
         for r0 in range(0, rows, LARGE_MR):
             tile_large(xb, r0, packed, norms, 0, kpad, bvbuf, bibuf, lab, best, True, True)
@@ -797,6 +835,7 @@ def _fold_chunk(
     counts,
     update_centers,
     direct,
+    row_shift,
 ):  # pragma: no cover - compiled
     """Write the chunk's labels; add its rows to one slot's partial results.
 
@@ -805,7 +844,8 @@ def _fold_chunk(
     in X's dtype into ``chunk_sums`` (a few hundred float32 rows at most, few clusters),
     which are then added to ``sums`` and reset: cheaper than converting every value.
 
-    xb : (>= m, d) IN, the chunk's shifted rows (rows start:start+m of X)
+    xb : (>= m, d) IN, the chunk's rows (rows start:start+m of X), shifted by a copy or,
+        read in place, minus ``row_shift`` (d,) as they are added ((0,): none)
     labels : (n,) int32 INOUT; lab : (>= m,) int32 IN
     chunk_sums : (k, d) X.dtype scratch, zero on entry and exit
     chunk_counts : (k,) int64 scratch, zero on entry and exit
@@ -826,14 +866,14 @@ def _fold_chunk(
             label = lab[r]
             counts[label] += 1
             weights[label] += sample_weight[start + r] if weighted else 1.0
-        add_rows(xb, lab, m, sample_weight, start, sums)
+        add_rows(xb, lab, m, sample_weight, start, sums, row_shift)
         return changed
     for r in range(m):
         label = lab[r]
         chunk_counts[label] += 1
         if weighted:
             weights[label] += sample_weight[start + r]
-    add_rows(xb, lab, m, sample_weight, start, chunk_sums)
+    add_rows(xb, lab, m, sample_weight, start, chunk_sums, row_shift)
     k, d = chunk_sums.shape
     for j in range(k):
         c = chunk_counts[j]
@@ -851,17 +891,21 @@ def _fold_chunk(
 
 
 @njit(cache=True, nogil=True, fastmath=_FM_REDUCE)
-def _chunk_inertia(xb, start, m, sample_weight, centers, lab):  # pragma: no cover
-    """Exact ``sum_r w_r ||xb[r] - centers[lab[r]]||^2`` over the chunk's m rows."""
+def _chunk_inertia(xb, start, m, sample_weight, centers, lab, row_shift):  # pragma: no cover
+    """Exact ``sum_r w_r ||xb[r] - row_shift - centers[lab[r]]||^2`` over the chunk's m
+    rows (``xb[r] - row_shift`` rounded to X's dtype first, as a shifted copy is; a (0,)
+    ``row_shift``: none)."""
     d = xb.shape[1]
     weighted = sample_weight.shape[0] > 0
+    shifted = row_shift.shape[0] > 0
     total = 0.0
     for r in range(m):
         row = xb[r]
         center = centers[lab[r]]
         acc = 0.0
         for f in range(d):
-            diff = np.float64(row[f] - center[f])
+            value = row[f] - row_shift[f] if shifted else row[f]
+            diff = np.float64(value - center[f])
             acc += diff * diff
         if weighted:
             total += sample_weight[start + r] * acc
@@ -903,8 +947,10 @@ def _process_slot(
 
     s_sums, s_weights, s_counts : the slot's partial results, OUT (zeroed here)
     xbuf, lab, best, bvbuf, bibuf, chunk_sums, chunk_counts : the thread's scratch
-    shifted : subtract ``shift`` (through a copy of each chunk); when False the tiles read
-        X in place
+    shifted : subtract ``shift``: the few-clusters tile and the row sums subtract it as
+        they read X in place; the many-clusters tile reads a shifted copy of each chunk
+        (it reads every row many times, the copy costs it little). When False every tile
+        reads X in place.
 
     Returns (labels changed, inertia) of the slot.
     """
@@ -916,19 +962,33 @@ def _process_slot(
     n_chunks = (n + chunk_rows - 1) // chunk_rows
     changed = 0
     inertia = 0.0
+    no_shift = shift[:0]
     for chunk in range(slot * n_chunks // n_slots, (slot + 1) * n_chunks // n_slots):
         start = chunk * chunk_rows
         m = min(n, start + chunk_rows) - start
         rows = (m + tile_rows - 1) // tile_rows * tile_rows
-        in_place = not shifted and rows == m
+        in_place = rows == m and (small or not shifted)
         if in_place:
-            xb = X[start : start + m]  # data already near the origin: read X in place
+            xb = X[start : start + m]
+            row_shift = shift if shifted else no_shift
         else:
             # centered copy (or tile padding of the last chunk) in the thread's buffer
             _shifted_chunk(X, start, start + m, shift, xbuf, rows)
             xb = xbuf
+            row_shift = no_shift
         _assign_chunk(
-            xb, rows, packed, norms, small, cluster_block, bvbuf, bibuf, lab, best, in_place
+            xb,
+            rows,
+            packed,
+            norms,
+            small,
+            cluster_block,
+            bvbuf,
+            bibuf,
+            lab,
+            best,
+            row_shift,
+            in_place,
         )
         changed += _fold_chunk(
             xb,
@@ -944,9 +1004,10 @@ def _process_slot(
             s_counts,
             update_centers,
             direct,
+            row_shift,
         )
         if compute_inertia:
-            inertia += _chunk_inertia(xb, start, m, sample_weight, centers, lab)
+            inertia += _chunk_inertia(xb, start, m, sample_weight, centers, lab, row_shift)
     return changed, inertia
 
 
