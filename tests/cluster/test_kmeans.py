@@ -507,3 +507,69 @@ def test_predict_far_from_origin_in_float32(backend):
     # the expansion at the origin, in float32, for contrast (it must fail on this data)
     naive = ((X * X).sum(1)[:, None] - 2 * X @ centers.T + (centers**2).sum(1)[None]).argmin(1)
     assert (naive[clear] != exact.argmin(1)[clear]).mean() > 0.2
+
+
+_AVX2_FEATURES = (
+    "+64bit,+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+f16c,+fma,+fsgsbase,+lzcnt,+movbe,+pclmul,"
+    "+popcnt,+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3,+xsave"
+)
+
+_FIT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from xplearn._kernels._numba import _lloyd
+    from xplearn.cluster import KMeans
+
+    data = np.load(sys.argv[1])
+    out = {"wide": np.array(_lloyd.WIDE_VECTOR_BYTES), "step": np.array(_lloyd.SMALL_STEP)}
+    for name in ("few", "few_far", "many", "many_far"):
+        X, init = data[name], data[name + "_init"]
+        model = KMeans(len(init), init=init, n_init=1, tol=0, max_iter=5).fit(X)
+        out[name + "_labels"] = model.labels_
+        out[name + "_centers"] = model.cluster_centers_
+    np.savez(sys.argv[2], **out)
+    """
+)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avx2_tiles_fit_like_scikit_learn(tmp_path, dtype):
+    """The whole fit compiled for an AVX2 CPU (NUMBA_CPU_NAME / NUMBA_CPU_FEATURES, in a
+    subprocess): 256-bit tiles with 4 x 2 accumulators and one feature per step, also on
+    an AVX-512 machine. Few and many clusters, near and far from the origin: the labels
+    and centers of scikit-learn, and with many clusters the very fit of this process's
+    tiles (whatever their width, the same distances to the bit)."""
+    data = {}
+    for name, k, offset in [("few", 4, 0.0), ("few_far", 4, 1e3), ("many", 40, 0.0)]:
+        X = _blobs(3000, 13, k, seed=k, dtype=np.float64, offset=offset).astype(dtype)
+        data[name], data[name + "_init"] = X, _init_for(X, k).astype(dtype)
+    data["many_far"] = data["many"] + dtype(1e3)
+    data["many_far_init"] = data["many_init"] + dtype(1e3)
+    np.savez(tmp_path / "data.npz", **data)
+    env = {
+        **__import__("os").environ,
+        "NUMBA_CPU_NAME": "haswell",
+        "NUMBA_CPU_FEATURES": _AVX2_FEATURES,
+    }
+    subprocess.run(
+        [sys.executable, "-c", _FIT_SCRIPT, str(tmp_path / "data.npz"), str(tmp_path / "out.npz")],
+        check=True,
+        timeout=600,
+        env=env,
+    )
+    out = np.load(tmp_path / "out.npz")
+    assert int(out["wide"]) == 32
+    assert int(out["step"]) == 1
+    rtol = 1e-6 if dtype == np.float64 else 1e-4
+    for name in ("few", "few_far", "many", "many_far"):
+        X, init = data[name], data[name + "_init"]
+        ref = SKKMeans(len(init), init=init, n_init=1, tol=0, max_iter=5).fit(X)
+        np.testing.assert_array_equal(out[name + "_labels"], ref.labels_)
+        np.testing.assert_allclose(
+            out[name + "_centers"], ref.cluster_centers_, rtol=rtol, atol=rtol * 1e3
+        )
+        if name.startswith("many"):
+            here = KMeans(len(init), init=init, n_init=1, tol=0, max_iter=5).fit(X)
+            np.testing.assert_array_equal(out[name + "_labels"], here.labels_)
+            np.testing.assert_array_equal(out[name + "_centers"], here.cluster_centers_)
