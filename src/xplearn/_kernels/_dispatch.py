@@ -265,10 +265,10 @@ def lloyd_pass(
         With ``shift=None``: compute the distances around the centers' mean, for data
         whose frame nobody chose (``predict``): far from the origin, the expansion
         ``||x||^2 - 2 x.c + ||c||^2`` cancels (float32 data at 5e4 from it keeps no
-        digit of the distances between its clusters). The numba path moves the frame
+        digit of the distances between its clusters). The numba pass moves the frame
         only when the centers' mean is farther from the origin than their spread (else
-        X is read in place, as at fit); the array-API path always moves it. The
-        returned sums, if any, are then in the moved frame.
+        X is read in place, as at fit; decided inside the compiled call); the array-API
+        path always moves it. The returned sums, if any, are then in the moved frame.
 
     Returns
     -------
@@ -276,10 +276,7 @@ def lloyd_pass(
     """
     if accumulate_dtype is None:
         accumulate_dtype = X.dtype
-    backend = kernel_backend(X, method)
-    if around_centers and shift is None:
-        shift, centers = _centers_frame(centers, backend == "numba")
-    if backend == "numba":
+    if kernel_backend(X, method) == "numba":
         # a pass this small runs on the calling thread and calls no BLAS: no session (its
         # thread-pool bookkeeping would cost more than a one-row predict)
         work = X.shape[0] * max(centers.shape[0], 4) * X.shape[1]
@@ -293,7 +290,11 @@ def lloyd_pass(
                 update_centers,
                 compute_inertia,
                 accumulate_dtype,
+                around_centers,
             )
+    if around_centers and shift is None:
+        origin = array_namespace(centers).mean(centers, axis=0)
+        shift, centers = origin, centers - origin
     new_labels, sums, weights, counts, n_changed, inertia = _xp_impl.lloyd_pass(
         X,
         sample_weight,
@@ -314,17 +315,6 @@ def lloyd_pass(
     )
 
 
-def _centers_frame(centers: Any, only_if_far: bool) -> tuple[Any | None, Any]:
-    """(origin, centers - origin) with the centers' mean as origin; with ``only_if_far``
-    (NumPy centers), (None, centers) where that mean is nearer the origin than the
-    centers' spread, so that the pass reads X in place."""
-    if only_if_far:
-        far, origin, moved = _numba_kernels().centers_frame(np.ascontiguousarray(centers))
-        return (origin, moved) if far else (None, centers)
-    origin = array_namespace(centers).mean(centers, axis=0)
-    return origin, centers - origin
-
-
 def _lloyd_numba(
     X,
     centers,
@@ -334,6 +324,7 @@ def _lloyd_numba(
     update_centers,
     compute_inertia,
     accumulate_dtype,
+    around_centers,
 ) -> LloydResult:
     n_samples = X.shape[0]
     X = np.ascontiguousarray(X)
@@ -351,6 +342,7 @@ def _lloyd_numba(
         labels,
         update_centers=update_centers,
         compute_inertia=compute_inertia,
+        around_centers=around_centers,
     )
     if sums is not None:
         sums = sums.astype(accumulate_dtype, copy=False)

@@ -18,7 +18,6 @@ from xplearn._kernels._numba._lloyd import (
     SMALL_NB,
     VECTOR_BYTES,
     WIDE_VECTOR_BYTES,
-    centers_frame,
     lanes,
     lloyd_pass,
 )
@@ -26,7 +25,6 @@ from xplearn._kernels._numba._lloyd import (
 __all__ = [
     "SUPPORTED_DTYPES",
     "argkmin_numpy",
-    "centers_frame",
     "lloyd_pass_numpy",
     "neighbor_tiles",
     "radius_numpy",
@@ -115,12 +113,15 @@ def lloyd_pass_numpy(
     *,
     update_centers: bool,
     compute_inertia: bool,
+    around_centers: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, int, float]:
     """Run :func:`lloyd_pass` on NumPy arrays with the current numba thread count.
 
     ``X`` must be C-contiguous float32/float64; ``centers``, ``shift`` and
     ``sample_weight`` are cast to its dtype (they are small). ``labels`` (int32, C order)
-    is updated in place. ``shift=None`` reads X in place (no centered copy of chunks).
+    is updated in place. ``shift=None`` reads X in place (no centered copy of chunks),
+    unless ``around_centers`` moves the frame to the centers' mean (see
+    :func:`xplearn._kernels._numba._lloyd.lloyd_pass`; the sums are then in that frame).
 
     Returns
     -------
@@ -169,6 +170,7 @@ def lloyd_pass_numpy(
         plan["direct"],
         shifted,
         n_threads,
+        bool(around_centers),
     )
     if not update_centers:
         sums = weights = counts = None

@@ -743,7 +743,7 @@ def centers_frame(centers):  # pragma: no cover - compiled
     centers : (k, d) float32/64 IN.
     Returns (far, origin (d,), centers - origin (k, d)), in the centers' dtype: ``far``
     when the mean is farther from the origin (squared) than the centers' mean squared
-    distance to it. One compiled call: a one-row predict pays ~1 us (NumPy calls ~6 us).
+    distance to it.
     """
     k, d = centers.shape
     total = np.zeros(d, np.float64)
@@ -1136,6 +1136,7 @@ def lloyd_pass(
     direct,
     shifted,
     n_threads,
+    around_centers,
 ):  # pragma: no cover - compiled
     """One fused Lloyd pass (assignment, and the sums of the update) over X.
 
@@ -1158,17 +1159,29 @@ def lloyd_pass(
     n_slots : int: number of partial-result slots, independent of the thread count.
     direct : bool: add rows straight to the float64 sums (else through per-chunk sums in
         X's dtype; see ``_fold_chunk``).
-    shifted : bool: subtract ``shift`` (chunks are copied, centered, into a per-thread
-        buffer); when False the tiles read X in place (shift must then be zeros).
+    shifted : bool: subtract ``shift`` (the few-clusters tile and the row sums as they
+        read X, the many-clusters tile through a centered copy of each chunk); when False
+        the tiles read X as it is (shift must then be zeros).
     n_threads : int: ``numba.get_num_threads()``, sizes the per-thread scratch (passed in:
         calling it here would make the function uncachable); 1 runs the pass on the
         calling thread without entering the parallel region.
+    around_centers : bool: when not ``shifted``, measure around the centers' mean if it
+        lies farther from the origin than their spread (:func:`centers_frame`): ``shift``
+        and ``centers`` are then replaced by that mean and the moved centers (the sums
+        come out in that frame). Decided here, in the compiled call, so that a one-row
+        ``predict`` pays no second call for it.
 
     Returns
     -------
     n_changed : int: number of labels that differ from the input labels.
     inertia : float: 0.0 unless compute_inertia.
     """
+    if around_centers and not shifted:
+        far, origin, moved = centers_frame(centers)
+        if far:
+            shift = origin
+            centers = moved
+            shifted = True
     d = X.shape[1]
     k = centers.shape[0]
     dtype = X.dtype
