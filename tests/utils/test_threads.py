@@ -130,3 +130,72 @@ def test_single_threaded_blas_leaves_openmp_alone():
     before = [pool["num_threads"] for pool in _openmp_pools()]
     with single_threaded_blas():
         assert [pool["num_threads"] for pool in _openmp_pools()] == before
+
+
+def _all_limits():
+    return sorted(
+        (pool["user_api"], pool["filepath"], pool["num_threads"]) for pool in threadpool_info()
+    )
+
+
+def test_concurrent_sessions_restore_every_limit():
+    # 8 threads x 16 calls enter and leave the BLAS limit out of order: the process's
+    # thread pools must end exactly as they started (threadpoolctl limits are global)
+    import threading
+
+    import numpy as np
+
+    from xplearn.neighbors import NearestNeighbors
+
+    _openmp_pools()  # load scikit-learn's OpenMP runtime, so its pools are compared too
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 8))
+    model = NearestNeighbors(n_neighbors=3).fit(X)
+    model.kneighbors(X[:200])
+    before = _all_limits()
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def work(seed):
+        try:
+            barrier.wait()
+            queries = np.random.default_rng(seed).normal(size=(400, 8))
+            for _ in range(16):
+                model.kneighbors(queries)
+                with single_threaded_blas():
+                    pass
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert _all_limits() == before
+
+
+def test_nested_and_interleaved_limits_restore():
+    import threading
+
+    before = _blas_threads()
+    if not before:  # pragma: no cover
+        pytest.skip("no BLAS loaded")
+    entered = threading.Event()
+    release = threading.Event()
+
+    def other():
+        with single_threaded_blas():
+            entered.set()
+            release.wait(10)
+
+    # this thread enters first, the other enters second, this thread leaves first
+    with single_threaded_blas():
+        thread = threading.Thread(target=other)
+        thread.start()
+        assert entered.wait(10)
+    assert _blas_threads() == [1] * len(before)  # the other thread's kernel still runs
+    release.set()
+    thread.join()
+    assert _blas_threads() == before

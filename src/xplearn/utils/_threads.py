@@ -86,8 +86,53 @@ def effective_n_threads() -> int:
     return max(1, min(cpus, outer) if outer is not None else cpus)
 
 
+# threadpoolctl's limits are process-wide: each limiter restores what it saw on entry, so
+# limiters entered and left out of order by several threads would leave the limit of one
+# that entered while another held it (1) for good. One limiter, shared by every thread's
+# sessions, entered by the first and restored by the last, keeps the process's limits.
+_blas_lock = threading.Lock()
+_blas_holders = 0
+_blas_limiter: Any = None
+
+
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
-    """Limit BLAS to one thread while a parallel kernel runs (no oversubscription)."""
-    with _controller().limit(limits=1, user_api="blas"):
+    """Limit BLAS to one thread while a parallel kernel runs (no oversubscription).
+
+    Safe under concurrency: while any thread is inside, BLAS runs one thread; when the last
+    one leaves, every BLAS pool gets back the limit it had before the first one entered.
+    """
+    global _blas_holders, _blas_limiter
+    with _blas_lock:
+        if _blas_holders == 0:
+            _release_openblas_control()
+            _blas_limiter = _controller().limit(limits=1, user_api="blas")
+        _blas_holders += 1
+    try:
         yield
+    finally:
+        with _blas_lock:
+            _blas_holders -= 1
+            if _blas_holders == 0:
+                limiter, _blas_limiter = _blas_limiter, None
+                # the last holder may be another thread than the one that set the limit
+                _release_openblas_control()
+                limiter.restore_original_limits()
+                _release_openblas_control()
+
+
+def _release_openblas_control() -> None:
+    """Let this thread set OpenBLAS's (process-wide) thread count.
+
+    threadpoolctl >= 3.6 lets only the thread that last changed OpenBLAS's limit change it
+    again while that thread lives, and ignores the others silently; the shared limiter above
+    is set and restored under one lock, so handing the control over is safe.
+    """
+    from threadpoolctl import OpenBLASController
+
+    release = getattr(OpenBLASController, "clear_controlling_thread", None)
+    if release is not None:
+        try:
+            release(force=True)
+        except TypeError:  # pragma: no cover - a version without ``force``
+            release()
