@@ -296,7 +296,7 @@ def test_positive_is_not_supported():
 
 def test_negative_tol_is_an_error():
     X, y = _make_data()
-    with pytest.raises(ValueError, match="tol must be a non-negative number"):
+    with pytest.raises(ValueError, match="LinearRegression.fit().*'tol' parameter"):
         LinearRegression(tol=-1.0).fit(X, y)
 
 

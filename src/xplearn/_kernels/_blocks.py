@@ -27,8 +27,10 @@ __all__ = [
     "map_row_blocks",
     "merge_moments",
     "n_row_blocks",
+    "power_of_two_scale",
     "row_block_offsets",
     "to_host",
+    "triangular_factor",
 ]
 
 
@@ -46,6 +48,42 @@ def to_host(*arrays: Any) -> list[np.ndarray]:
         for index, value in zip(lazy, computed, strict=True):
             values[index] = value
     return [np.asarray(to_numpy(value)) for value in values]
+
+
+def triangular_factor(xp: Any, matrix: Any) -> Any:
+    """``R`` of the reduced QR decomposition of a 2-D in-memory array (Householder, as
+    LAPACK's ``geqrf``): shape ``(min(n_rows, n_columns), n_columns)``, upper triangular
+    (trapezoidal when wide). ``Q`` is not formed where the library can skip it (NumPy,
+    CuPy, PyTorch); the Array API's ``qr`` forms it elsewhere."""
+    import array_api_compat
+
+    if array_api_compat.is_numpy_array(matrix):
+        return np.linalg.qr(matrix, mode="r")
+    if array_api_compat.is_cupy_array(matrix):
+        import cupy
+
+        return cupy.linalg.qr(matrix, mode="r")
+    if array_api_compat.is_torch_array(matrix):
+        import torch
+
+        return torch.linalg.qr(matrix, mode="r")[1]
+    return xp.linalg.qr(matrix)[1]
+
+
+def power_of_two_scale(xp: Any, magnitudes: Any) -> Any:
+    """Powers of two near ``magnitudes`` (non-negative, finite), 1 where a magnitude is 0:
+    dividing by them is exact (no rounding, barring subnormal results) and brings every
+    entry to ``[0.5, 2)`` times the magnitude's scale, so that squares and sums of
+    products of data at 1e+-250 stay in range."""
+    from xplearn._xp import device_of
+
+    device = device_of(magnitudes)
+    one = xp.asarray(1.0, dtype=magnitudes.dtype, device=device)
+    positive = magnitudes > 0
+    exponent = xp.round(xp.log2(xp.where(positive, magnitudes, one)))
+    return xp.where(
+        positive, xp.pow(xp.asarray(2.0, dtype=magnitudes.dtype, device=device), exponent), one
+    )
 
 
 def n_row_blocks(X: Any) -> int:

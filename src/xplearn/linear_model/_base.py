@@ -21,57 +21,84 @@ singular values of ``R11`` are those of X (:func:`_reduce_blocks`, :func:`_host_
 
 from __future__ import annotations
 
-import numbers
 import warnings
+from numbers import Integral, Real
 from types import ModuleType
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin
 from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.utils._param_validation import Interval
 
-from xplearn._kernels._blocks import grouped_moments
-from xplearn._xp import device_of, numpy_namespace
-from xplearn._xp._ops import is_lazy, materialize, svd, to_scalar, weighted_mean
+from xplearn._kernels._blocks import grouped_moments, power_of_two_scale, triangular_factor
+from xplearn._xp import device_of, numpy_namespace, supports_float64
+from xplearn._xp._dtypes import check_policy
+from xplearn._xp._ops import is_lazy, svd, to_scalar, weighted_mean
 from xplearn.base import Capabilities, XPEstimatorMixin
-from xplearn.utils.validation import method_name, validate_data
+from xplearn.utils.validation import method_name, validate_data, validate_params
 
 __all__ = ["LinearRegression"]
 
 
-class _Centered(NamedTuple):
-    """Training data ready for the SVD solve (see :func:`_preprocess`)."""
+class _Factored(NamedTuple):
+    """Training data reduced to the R factor of their centered, row-scaled ``[X | Y]``.
 
-    X: Any  # (n_samples, n_features), centered and row-scaled, compute dtype
-    Y: Any  # (n_samples, n_targets), centered and row-scaled, compute dtype
-    x_mean: Any  # (n_features,), accumulation dtype (zeros without an intercept)
-    y_mean: Any  # (n_targets,), accumulation dtype (zeros without an intercept)
+    With ``[X | Y] diag(1 / [x_scale, y_scale]) = Q R`` and ``R = [[R11, R12], [0, R22]]``,
+    ``||X b - Y||`` is ``||R11 diag(x_scale) b - R12 diag(y_scale)||`` plus a constant:
+    the least-squares problems of X are those of the small ``R11`` (same singular values
+    once its columns are multiplied back by ``x_scale``).
+    """
+
+    R11: Any  # (k, n_features), k = min(n_samples, n_features + n_targets)
+    R12: Any  # (k, n_targets)
+    x_scale: Any  # (n_features,) column scales divided out of X before the QR
+    y_scale: Any  # (n_targets,)
+    x_mean: Any  # (n_features,), work dtype (zeros without an intercept)
+    y_mean: Any  # (n_targets,), work dtype (zeros without an intercept)
     y_is_1d: bool
 
 
-def _preprocess(xp: ModuleType, data: Any, fit_intercept: bool) -> _Centered:
-    """Center X and y with their (weighted) means and scale rows by ``sqrt(weights)``.
+def _work_dtype(xp: ModuleType, data: Any, policy: Any) -> Any:
+    """Dtype of the factorization: float64 wherever the device has it (float32 data are
+    stored as given and accumulated in float64: the products of float32 values are exact
+    in float64), except under ``dtype_policy="float32"``, which computes in float32."""
+    dtypes = data.dtypes
+    if dtypes.accumulate == xp.float64 or dtypes.compute == xp.float64:
+        return xp.float64
+    if check_policy(policy) == "float32" or not supports_float64(xp, data.device):
+        return dtypes.compute
+    return xp.float64
 
-    The means are accumulated in ``data.dtypes.accumulate`` (float64 under ``"mixed"``);
-    the centered data stay in the compute dtype. Nothing is modified in place.
-    """
-    X, y, weights, device = data.X, data.y, data.sample_weight, data.device
-    accumulate, compute = data.dtypes.accumulate, data.dtypes.compute
+
+def _factor(xp: ModuleType, data: Any, fit_intercept: bool, work: Any) -> _Factored:
+    """Center ``[X | Y]`` (weighted means), scale rows by ``sqrt(weights)``, divide each
+    column by a power of two near its largest magnitude (exact; squares of data at
+    1e+-250 then stay in range) and take the R of its QR decomposition, all in ``work``.
+    One copy of the data in ``work`` and its temporaries; nothing is modified in place."""
+    X, y, weights = data.X, data.y, data.sample_weight
     y_is_1d = y.ndim == 1
     Y = xp.reshape(y, (-1, 1)) if y_is_1d else y
+    n_features = X.shape[1]
+    A = xp.concat([xp.astype(X, work), xp.astype(Y, work)], axis=1)
     if fit_intercept:
-        x_mean, _ = weighted_mean(xp, X, weights, accumulate)
-        y_mean, _ = weighted_mean(xp, Y, weights, accumulate)
-        X = X - xp.astype(x_mean, compute)
-        Y = Y - xp.astype(y_mean, compute)
+        mean, _ = weighted_mean(xp, A, weights, work)
+        A = A - mean
     else:
-        x_mean = xp.zeros((X.shape[1],), dtype=accumulate, device=device)
-        y_mean = xp.zeros((Y.shape[1],), dtype=accumulate, device=device)
+        mean = xp.zeros((A.shape[1],), dtype=work, device=data.device)
     if weights is not None:
-        root = xp.sqrt(weights)[:, None]
-        X = X * root
-        Y = Y * root
-    return _Centered(X, Y, x_mean, y_mean, y_is_1d)
+        A = A * xp.sqrt(xp.astype(weights, work))[:, None]
+    scale = power_of_two_scale(xp, xp.max(xp.abs(A), axis=0))
+    R = triangular_factor(xp, A / scale)
+    return _Factored(
+        R11=R[:, :n_features],
+        R12=R[:, n_features:],
+        x_scale=scale[:n_features],
+        y_scale=scale[n_features:],
+        x_mean=mean[:n_features],
+        y_mean=mean[n_features:],
+        y_is_1d=y_is_1d,
+    )
 
 
 def _thin_svd(xp: ModuleType, X: Any) -> tuple[Any, Any, Any]:
@@ -87,102 +114,149 @@ def _thin_svd(xp: ModuleType, X: Any) -> tuple[Any, Any, Any]:
     return svd(xp, X)
 
 
-def _rcond(dtype_eps: float, shape: tuple[int, int]) -> float:
-    """Relative cutoff below which a singular value counts as zero (numerical rank)."""
-    return dtype_eps * max(shape)
+def _rank_cutoff(xp: ModuleType, R11: Any, tol: float) -> float:
+    """Relative cutoff below which a singular value counts as zero (numerical rank).
+
+    ``max(tol, eps * max(R11.shape))``: NumPy's rule (machine precision of the dtype the
+    SVD runs in, times the larger dimension of the matrix it decomposes), applied to the
+    small triangular factor the SVD actually works on, whose error is that of the
+    factorization, not to ``max(n_samples, n_features)``: at 100k float32 rows that would
+    discard every direction below 1.2% of the largest. ``tol`` is scikit-learn's
+    ``cond`` (:func:`scipy.linalg.lstsq`, ``gelsd``).
+    """
+    return max(float(tol), float(xp.finfo(R11.dtype).eps) * max(R11.shape))
 
 
-def _spectral_solve(
-    xp: ModuleType, U: Any, s: Any, Vt: Any, Y: Any, alpha: Any, rcond: float
-) -> tuple[Any, Any]:
-    """``coef = Vt.T diag(f(s)) U.T Y`` with ``f(s) = s / (s**2 + alpha)`` where
-    ``s > rcond * s.max()`` and 0 elsewhere.
+def _equilibrate(xp: ModuleType, factored: _Factored) -> _Factored:
+    """``R11`` with unit-norm columns (the norms of X's centered columns, divided into
+    ``x_scale``) and ``R12`` with entries of order 1: a rank decision on the equilibrated
+    matrix does not depend on the units of the features, so a column of scale 0.01 next
+    to one of scale 1e4 keeps its information. Exact powers of two first, so the norms
+    of an unscaled R (the Dask fit's) cannot overflow."""
+    device = device_of(factored.R11)
+    R11, R12 = factored.R11, factored.R12
+    first = power_of_two_scale(xp, xp.max(xp.abs(R11), axis=0))
+    R11 = R11 / first
+    norms = xp.sqrt(xp.sum(R11 * R11, axis=0))
+    one = xp.asarray(1.0, dtype=R11.dtype, device=device)
+    norms = xp.where(norms > 0, norms, one)
+    targets = power_of_two_scale(xp, xp.max(xp.abs(R12), axis=0))
+    return factored._replace(
+        R11=R11 / norms,
+        R12=R12 / targets,
+        x_scale=factored.x_scale * first * norms,
+        y_scale=factored.y_scale * targets,
+    )
 
-    Parameters
-    ----------
-    U, s, Vt : arrays
-        Thin SVD of the (centered, row-scaled) design matrix.
-    Y : array of shape (n_samples, n_targets)
-        Targets, centered and row-scaled like X.
-    alpha : array of shape (1,) or (n_targets,)
-        L2 penalty per target (0 for least squares).
-    rcond : float
-        Relative cutoff of the singular values.
+
+def _least_squares(xp: ModuleType, factored: _Factored, tol: float) -> tuple[Any, Any, int]:
+    """Minimum-norm least squares from the R factor, as ``gelsd``.
+
+    The SVD of the equilibrated ``R11`` (:func:`_equilibrate`) decides the rank (relative
+    cutoff :func:`_rank_cutoff`) and gives the solution ``c`` of the scaled problem; the
+    coefficients are ``c * y_scale / x_scale``. Below full rank that solution is unique
+    only up to X's null space: it is projected on X's row space (``diag(x_scale)`` times
+    the kept right singular vectors), which gives the minimum-norm coefficients in the
+    units of X, as scikit-learn's.
 
     Returns
     -------
     coef : array of shape (n_targets, n_features)
-    kept : array of bool, shape (k,)
-        Which singular values were used (their count is the numerical rank).
+    singular : array of shape (min(n_samples, n_features),), those of X (centered,
+        weighted), descending
+    rank : int
     """
-    kept = s > rcond * s[0]
-    one = xp.asarray(1.0, dtype=s.dtype, device=device_of(s))
-    zero = xp.asarray(0.0, dtype=s.dtype, device=device_of(s))
-    # the discarded values get a harmless stand-in, so no 0/0 is ever evaluated
+    device = device_of(factored.R11)
+    scaled = _equilibrate(xp, factored)
+    R11, x_scale = scaled.R11, scaled.x_scale
+    n_features = R11.shape[1]
+    U, s, Vt = _thin_svd(xp, R11)
+    kept = s > _rank_cutoff(xp, R11, tol) * s[0]
+    one = xp.asarray(1.0, dtype=s.dtype, device=device)
+    zero = xp.asarray(0.0, dtype=s.dtype, device=device)
+    inverse = xp.where(kept, one / xp.where(kept, s, one), zero)
+    solution = Vt.T @ (inverse[:, None] * (U.T @ scaled.R12))
+    coef = (solution / x_scale[:, None]) * scaled.y_scale[None, :]
+    rank = int(to_scalar(xp.sum(xp.astype(kept, xp.int32))))
+    if rank < n_features:
+        # orthogonal projection on X's row space: diag(x_scale) V_rank, its columns
+        # brought to order 1 first (a power of two: the span is unchanged)
+        basis = (x_scale / xp.max(power_of_two_scale(xp, x_scale)))[:, None] * Vt[:rank, :].T
+        Q = xp.linalg.qr(basis)[0]
+        coef = Q @ (Q.T @ coef)
+    singular = _thin_svd(xp, R11 * x_scale[None, :])[1]
+    return coef.T, singular, rank
+
+
+def _ridge_solve(xp: ModuleType, factored: _Factored, alpha: Any) -> Any:
+    """``coef = V diag(s / (s**2 + alpha)) U.T y`` from the SVD of ``R11 diag(x_scale)``
+    (the R of the centered X in its own units: Ridge's penalty is not invariant to the
+    units of the features), written ``1 / (s + alpha / s)`` so that ``s**2`` never
+    overflows or underflows (data at 1e+-250); singular values below the cutoff of
+    :func:`_rank_cutoff` (for ``alpha=0``) are left out.
+
+    Returns
+    -------
+    coef : array of shape (n_targets, n_features)
+    """
+    device = device_of(factored.R11)
+    scaled = _equilibrate(xp, factored)
+    M = scaled.R11 * scaled.x_scale[None, :]
+    U, s, Vt = _thin_svd(xp, M)
+    kept = s > _rank_cutoff(xp, M, 0.0) * s[0]
+    one = xp.asarray(1.0, dtype=s.dtype, device=device)
+    zero = xp.asarray(0.0, dtype=s.dtype, device=device)
     safe = xp.where(kept, s, one)[:, None]
-    filt = xp.where(kept[:, None], safe / (safe * safe + alpha[None, :]), zero)
-    coef = Vt.T @ (filt * (U.T @ Y))
-    return coef.T, kept
+    filt = xp.where(kept[:, None], one / (safe + alpha[None, :] / safe), zero)
+    coef = (Vt.T @ (filt * (U.T @ scaled.R12))) * scaled.y_scale[None, :]
+    return coef.T
 
 
-class _Reduced(NamedTuple):
-    """Training data reduced to their R factor by one pass (see :func:`_reduce_blocks`),
-    host float64."""
-
-    R11: np.ndarray  # (n_features, n_features): X = Q1 R11, same singular values as X
-    R12: np.ndarray  # (n_features, n_targets): Q1.T Y
-    x_mean: np.ndarray  # (n_features,) (zeros without an intercept)
-    y_mean: np.ndarray  # (n_targets,) (zeros without an intercept)
-    y_is_1d: bool
-    shape: tuple[int, int]  # (n_samples, n_features) of X
-
-
-def _reduce_blocks(xp: ModuleType, data: Any, fit_intercept: bool) -> _Reduced:
-    """The R factor of the (weighted) ``[X | Y]`` in one pass over lazy data.
+def _reduce_blocks(xp: ModuleType, data: Any, fit_intercept: bool) -> _Factored:
+    """The R factor of the (weighted) ``[X | Y]`` in one pass over lazy data, host
+    float64 (:class:`_Factored` with unit scales).
 
     :func:`grouped_moments` gives the R of the centered rows scaled by ``sqrt(weights)``
-    (what :func:`_preprocess` makes, then QR). Without an intercept the data must not be
-    centered: the mean adds ``W m m^T`` to the scatter matrix, so one QR of R stacked
-    with the row ``sqrt(W) m`` gives the R of the uncentered rows.
+    (what :func:`_factor` makes). Without an intercept the data must not be centered:
+    the mean adds ``W m m^T`` to the scatter matrix, so one QR of R stacked with the row
+    ``sqrt(W) m`` gives the R of the uncentered rows.
     """
     X, y = data.X, data.y
     y_is_1d = y.ndim == 1
     Y = xp.reshape(y, (-1, 1)) if y_is_1d else y
-    n_samples, n_features = X.shape
+    n_features = X.shape[1]
     moments = grouped_moments(xp.concat([X, Y], axis=1), None, data.sample_weight, r_factor=True)
     r_factor, mean = moments.r_factors[0], moments.means[0]
     if not fit_intercept:
         mean_row = np.sqrt(moments.weights[0]) * mean
-        r_factor = np.linalg.qr(np.concatenate([r_factor, mean_row[None, :]]), mode="r")
+        stacked = np.concatenate([r_factor, mean_row[None, :]])
+        # the QR of data at 1e+-250 in exact powers of two (its squares would leave float64)
+        scale = power_of_two_scale(numpy_namespace(), np.max(np.abs(stacked), axis=0))
+        r_factor = np.linalg.qr(stacked / scale, mode="r") * scale
         mean = np.zeros_like(mean)
-    return _Reduced(
-        R11=r_factor[:n_features, :n_features],
-        R12=r_factor[:n_features, n_features:],
+    # the rows of R below the number of samples are zeros: R11 as the in-memory fit's
+    r_factor = r_factor[: min(X.shape[0], r_factor.shape[1])]
+    ones = np.ones(r_factor.shape[1])
+    return _Factored(
+        R11=r_factor[:, :n_features],
+        R12=r_factor[:, n_features:],
+        x_scale=ones[:n_features],
+        y_scale=ones[n_features:],
         x_mean=mean[:n_features],
         y_mean=mean[n_features:],
         y_is_1d=y_is_1d,
-        shape=(n_samples, n_features),
     )
 
 
-def _host_solve(reduced: _Reduced, alpha: np.ndarray, rcond: float):
-    """:func:`_spectral_solve` on the host, on the thin SVD of ``R11`` against ``R12``.
-
-    ``R11 = U diag(s) Vt`` makes ``X = (Q1 U) diag(s) Vt`` a thin SVD of X (only its
-    first ``min(n_samples, n_features)`` singular values, as in memory: R11 of fewer
-    rows than columns has zero rows), and ``(Q1 U).T Y = U.T R12``.
-
-    Returns
-    -------
-    coef : ndarray of shape (n_targets, n_features)
-    singular : ndarray of shape (min(n_samples, n_features),)
-    kept : ndarray of bool, the singular values used
-    """
-    npx = numpy_namespace()
-    U, s, Vt = np.linalg.svd(reduced.R11, full_matrices=False)
-    k = min(reduced.shape)
-    coef, kept = _spectral_solve(npx, U[:, :k], s[:k], Vt[:k], reduced.R12, alpha, rcond)
-    return np.asarray(coef), s[:k], np.asarray(kept)
+def _check_solution(estimator: Any, xp: ModuleType, *arrays: Any) -> None:
+    """A clear error instead of a NaN or infinite model (coefficients out of the range
+    of the dtype they are stored in)."""
+    for array in arrays:
+        if not bool(xp.all(xp.isfinite(array))):
+            raise ValueError(
+                f"{method_name(estimator, 'fit')}: the least-squares solution is not "
+                f"representable in {array.dtype} (coefficients overflow); rescale X or y."
+            )
 
 
 def _r2_score(xp: ModuleType, y_true: Any, y_pred: Any, weights: Any, dtype: Any) -> float:
@@ -214,6 +288,18 @@ def _r2_score(xp: ModuleType, y_true: Any, y_pred: Any, weights: Any, dtype: Any
         xp.where(numerator != 0, zero, one),
     )
     return to_scalar(xp.mean(scores))
+
+
+def _keeping_fitted_model(estimator: Any, fit: Any) -> Any:
+    """``fit()``, and on any error the estimator's state as it was before: a failed refit
+    leaves the previously fitted model intact (and an unfitted one unfitted)."""
+    saved = dict(estimator.__dict__)
+    try:
+        return fit()
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(saved)
+        raise
 
 
 class _LinearModel(XPEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -252,23 +338,25 @@ class _LinearModel(XPEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEstim
             defer_finite_check=True,
         )
 
-    def _set_host_solution(self, xp: ModuleType, data: Any, reduced: _Reduced, coef: Any):
-        """Set ``coef_`` and ``intercept_`` from a host solution (:func:`_host_solve`),
-        in scikit-learn's shapes, as small in-memory arrays of ``xp`` in the compute
-        dtype (the intercept as :meth:`_coef_intercept` makes it, in float64)."""
-        dtype = np.dtype(data.X.dtype)
-        intercept = reduced.y_mean - coef @ reduced.x_mean
-        if reduced.y_is_1d:
-            coef, intercept = coef[0], intercept.reshape(())
-        self.coef_ = xp.asarray(coef.astype(dtype))
-        self.intercept_ = xp.asarray(intercept.astype(dtype))
-
-    @staticmethod
-    def _coef_intercept(xp: ModuleType, data: Any, centered: _Centered, coef: Any):
-        """``coef_`` and ``intercept_`` from the solution, in scikit-learn's shapes."""
-        intercept = centered.y_mean - xp.astype(coef, data.dtypes.accumulate) @ centered.x_mean
-        intercept = xp.astype(intercept, data.dtypes.compute)
-        if centered.y_is_1d:
+    def _set_solution(
+        self, xp: ModuleType, data: Any, factored: _Factored, coef: Any, sxp: ModuleType
+    ) -> tuple[Any, Any]:
+        """``coef_`` and ``intercept_`` from a solution ``coef`` (n_targets, n_features) of
+        the small namespace ``sxp`` (``xp`` itself, or NumPy on the host for a lazy
+        ``xp``), in scikit-learn's shapes, as in-memory arrays of ``xp`` in the compute
+        dtype. The intercept is ``y_mean - coef @ x_mean``, in the work dtype."""
+        intercept = factored.y_mean - coef @ factored.x_mean
+        if sxp is not xp:  # host NumPy -> small in-memory (Dask) arrays
+            dtype = np.dtype(data.X.dtype)
+            coef, intercept = coef.astype(dtype), intercept.astype(dtype)
+            _check_solution(self, sxp, coef, intercept)
+            if factored.y_is_1d:
+                coef, intercept = coef[0], intercept.reshape(())
+            return xp.asarray(coef), xp.asarray(intercept)
+        compute = data.dtypes.compute
+        coef, intercept = xp.astype(coef, compute), xp.astype(intercept, compute)
+        _check_solution(self, xp, coef, intercept)
+        if factored.y_is_1d:
             # a reshape, not intercept[0]: NumPy would give a scalar, not a 0-d array
             return coef[0, :], xp.reshape(intercept, ())
         return coef, intercept
@@ -423,6 +511,15 @@ class LinearRegression(_LinearModel):
     array([16.])
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        # scikit-learn's (sklearn.linear_model.LinearRegression._parameter_constraints)
+        "fit_intercept": ["boolean"],
+        "copy_X": ["boolean"],
+        "n_jobs": [None, Integral],
+        "positive": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+    }
+
     def __init__(
         self,
         *,
@@ -457,42 +554,26 @@ class LinearRegression(_LinearModel):
         self : LinearRegression
             The fitted model.
         """
+        validate_params(self, "fit")
         self._check_positive()
-        tol = self.tol
-        if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
-            raise ValueError(
-                f"{method_name(self, 'fit')}: tol must be a non-negative number, got {tol!r}."
-            )
+        return _keeping_fitted_model(self, lambda: self._fit(X, y, sample_weight))
+
+    def _fit(self, X, y, sample_weight):
         data = self._validate_fit(X, y, sample_weight)
         xp = data.xp
+        tol = float(self.tol)
         if is_lazy(xp):
-            return self._fit_blocks(xp, data, float(tol))
-        centered = _preprocess(xp, data, self.fit_intercept)
-        U, s, Vt = _thin_svd(xp, centered.X)
-        rcond = max(float(tol), _rcond(xp.finfo(s.dtype).eps, centered.X.shape))
-        zero = xp.zeros((1,), dtype=s.dtype, device=data.device)
-        coef, kept = _spectral_solve(xp, U, s, Vt, centered.Y, zero, rcond)
-        coef, intercept = self._coef_intercept(xp, data, centered, coef)
-        rank = xp.sum(xp.astype(kept, xp.int32))
-        self.coef_, self.intercept_, self.singular_, rank = materialize(
-            xp, coef, intercept, s, rank
-        )
-        self.rank_ = int(to_scalar(rank))
-        return self
-
-    def _fit_blocks(self, xp: ModuleType, data: Any, tol: float) -> LinearRegression:
-        """``fit`` on lazy (Dask) data: one pass (:func:`_reduce_blocks`), then the
-        in-memory solver on the host, on ``R11`` against ``R12``. The cutoff uses the
-        machine precision of the compute dtype, as in memory, so the ranks agree.
-
-        Computations: 1, the pass (X's finite check runs inside it), plus validation's:
-        1 for y's finite check and 3 for an array of sample weights (finite,
-        non-negative, positive sum)."""
-        reduced = _reduce_blocks(xp, data, self.fit_intercept)
-        dtype = np.dtype(data.X.dtype)
-        rcond = max(tol, _rcond(float(np.finfo(dtype).eps), reduced.shape))
-        coef, singular, kept = _host_solve(reduced, np.zeros(1), rcond)
-        self._set_host_solution(xp, data, reduced, coef)
-        self.singular_ = xp.asarray(singular.astype(dtype))
-        self.rank_ = int(np.count_nonzero(kept))
+            factored, sxp = _reduce_blocks(xp, data, self.fit_intercept), numpy_namespace()
+        else:
+            work = _work_dtype(xp, data, self.dtype_policy)
+            factored, sxp = _factor(xp, data, self.fit_intercept, work), xp
+        coef, singular, rank = _least_squares(sxp, factored, tol)
+        singular = singular[: min(data.X.shape)]
+        coef, intercept = self._set_solution(xp, data, factored, coef, sxp)
+        if sxp is not xp:
+            singular = xp.asarray(np.asarray(singular).astype(np.dtype(data.X.dtype)))
+        else:
+            singular = xp.astype(singular, data.dtypes.compute)
+        self.coef_, self.intercept_, self.singular_ = coef, intercept, singular
+        self.rank_ = rank
         return self

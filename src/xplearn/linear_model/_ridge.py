@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import replace
 from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from xplearn._xp import is_array, move_to, numpy_namespace
-from xplearn._xp._ops import is_lazy, materialize
+from xplearn._xp._ops import is_lazy
 from xplearn.base import Capabilities
 from xplearn.linear_model._base import (
-    _host_solve,
+    _factor,
+    _keeping_fitted_model,
     _LinearModel,
-    _preprocess,
-    _rcond,
     _reduce_blocks,
-    _spectral_solve,
-    _thin_svd,
+    _ridge_solve,
+    _work_dtype,
 )
-from xplearn.utils.validation import method_name
+from xplearn.utils.validation import method_name, validate_params
 
 __all__ = ["Ridge"]
 
@@ -126,6 +127,20 @@ class Ridge(_LinearModel):
         },
     )
 
+    _parameter_constraints: ClassVar[dict] = {
+        # scikit-learn's (sklearn.linear_model.Ridge._parameter_constraints)
+        "alpha": [Interval(numbers.Real, 0, None, closed="left"), "array-like"],
+        "fit_intercept": ["boolean"],
+        "copy_X": ["boolean"],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "solver": [
+            StrOptions({"auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs"})
+        ],
+        "positive": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self,
         alpha=1.0,
@@ -164,10 +179,12 @@ class Ridge(_LinearModel):
     def _check_alpha_scalar(self) -> None:
         """Reject a negative or NaN scalar alpha before looking at the data."""
         alpha = self.alpha
-        if isinstance(alpha, bool) or (isinstance(alpha, numbers.Real) and not alpha >= 0):
+        if isinstance(alpha, bool) or (
+            isinstance(alpha, numbers.Real) and not (alpha >= 0 and math.isfinite(alpha))
+        ):
             raise ValueError(
-                f"{method_name(self, 'fit')}: alpha must be non-negative: a number >= 0 "
-                f"or an array of one per target, got alpha={alpha!r}."
+                f"{method_name(self, 'fit')}: alpha must be non-negative and finite: a "
+                f"number >= 0 or an array of one per target, got alpha={alpha!r}."
             )
 
     def _alpha_array(self, xp: ModuleType, device: Any, dtype: Any, n_targets: int) -> Any:
@@ -199,9 +216,9 @@ class Ridge(_LinearModel):
                 f"{values.shape[0]} != {n_targets}; alpha must be a number or have one "
                 "value per target."
             )
-        if bool(xp.any(~(values >= 0))):
+        if bool(xp.any(~(values >= 0))) or not bool(xp.all(xp.isfinite(values))):
             raise ValueError(
-                f"{prefix}alpha must be non-negative (and not NaN), got alpha={alpha!r}."
+                f"{prefix}alpha must be non-negative and finite (not NaN), got alpha={alpha!r}."
             )
         return values
 
@@ -222,40 +239,24 @@ class Ridge(_LinearModel):
         self : Ridge
             The fitted model.
         """
+        validate_params(self, "fit")
         self._check_positive()
         self._check_solver()
         self._check_alpha_scalar()
+        return _keeping_fitted_model(self, lambda: self._fit(X, y, sample_weight))
+
+    def _fit(self, X, y, sample_weight):
         data = self._validate_fit(X, y, sample_weight)
         xp = data.xp
         if is_lazy(xp):
-            return self._fit_blocks(xp, data)
-        centered = _preprocess(xp, data, self.fit_intercept)
-        alpha = self._alpha_array(xp, data.device, data.dtypes.compute, centered.Y.shape[1])
-        U, s, Vt = _thin_svd(xp, centered.X)
-        rcond = _rcond(xp.finfo(s.dtype).eps, centered.X.shape)
-        coef, _ = _spectral_solve(xp, U, s, Vt, centered.Y, alpha, rcond)
-        coef, intercept = self._coef_intercept(xp, data, centered, coef)
-        self.coef_, self.intercept_ = materialize(xp, coef, intercept)
-        self.n_iter_ = None
-        self.solver_ = "svd"
-        return self
-
-    def _fit_blocks(self, xp: ModuleType, data: Any) -> Ridge:
-        """``fit`` on lazy (Dask) data: one pass (:func:`_reduce_blocks`), then the
-        in-memory SVD solver on the host, on ``R11`` against ``R12``: ``R11.T R11`` is
-        ``X.T X`` (weighted, centered), so this solves the same normal equations
-        ``(X.T X + alpha I) w = X.T y`` without forming them. ``alpha`` is read on the
-        host.
-
-        Computations: 1, the pass (X's finite check runs inside it), plus validation's:
-        1 for y's finite check and 3 for an array of sample weights (finite,
-        non-negative, positive sum), and 1 for ``alpha`` given as a Dask array."""
-        reduced = _reduce_blocks(xp, data, self.fit_intercept)
-        n_targets = reduced.R12.shape[1]
-        alpha = self._alpha_array(numpy_namespace(), "cpu", np.float64, n_targets)
-        eps = float(np.finfo(np.dtype(data.X.dtype)).eps)
-        coef, _, _ = _host_solve(reduced, np.asarray(alpha), _rcond(eps, reduced.shape))
-        self._set_host_solution(xp, data, reduced, coef)
+            factored, sxp = _reduce_blocks(xp, data, self.fit_intercept), numpy_namespace()
+            alpha = self._alpha_array(sxp, "cpu", np.float64, factored.R12.shape[1])
+        else:
+            work = _work_dtype(xp, data, self.dtype_policy)
+            factored, sxp = _factor(xp, data, self.fit_intercept, work), xp
+            alpha = self._alpha_array(xp, data.device, work, factored.R12.shape[1])
+        coef = _ridge_solve(sxp, factored, alpha)
+        self.coef_, self.intercept_ = self._set_solution(xp, data, factored, coef, sxp)
         self.n_iter_ = None
         self.solver_ = "svd"
         return self
