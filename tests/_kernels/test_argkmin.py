@@ -43,9 +43,10 @@ def _exact(X, Y, metric):
 
 
 def _reference_argkmin(X, Y, k, metric):
-    D = _exact(X, Y, metric).astype(X.dtype)
-    order = np.lexsort((np.broadcast_to(np.arange(Y.shape[0]), D.shape), D), axis=1)[:, :k]
-    return np.take_along_axis(D, order, axis=1), order
+    """The float64 distances' stable order (ties by index), distances rounded once."""
+    D = _exact(X, Y, metric)
+    order = np.argsort(D, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(D, order, axis=1).astype(X.dtype), order
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
@@ -188,11 +189,11 @@ def test_packed_training_index_gives_the_same_neighbours(n_train, n_queries, met
     np.testing.assert_array_equal(got_i, np.argsort(exact, axis=1, kind="stable")[:, :7])
 
 
-def test_manhattan_ranks_the_rounded_distances_it_returns():
+def test_manhattan_ranks_the_float64_distances():
     # float32 rows whose float64 sums differ below float32's resolution: 1 - 2**-26 (row
-    # 0) and 1 - 2**-25 (row 1) both round to 1.0. Ranked on the unrounded sums, row 1
-    # would take the only place; on the values returned they tie, and the smaller index
-    # wins, as the documented (distance, index) order says.
+    # 0) and 1 - 2**-25 (row 1) both round to 1.0. The order is that of the float64
+    # distances (the direct-difference reference), not of the rounded values returned:
+    # row 1 is nearer. (Until issue 15 the rounded values were ranked, row 0 first.)
     Y = np.array(
         [[0.5, 0.25, 0.25 - 2.0**-26], [0.5, 0.25 - 2.0**-25, 0.25], [0.5, 0.5, 0.5]],
         dtype=np.float32,
@@ -200,6 +201,7 @@ def test_manhattan_ranks_the_rounded_distances_it_returns():
     X = np.zeros((1, 3), dtype=np.float32)
     distances, indices = argkmin_numpy(X, Y, 1, "manhattan")
     assert distances[0, 0] == np.float32(1.0)
-    assert indices[0, 0] == 0
+    assert indices[0, 0] == 1
     distances, indices = argkmin_numpy(X, Y, 2, "manhattan")
-    np.testing.assert_array_equal(indices[0], [0, 1])
+    np.testing.assert_array_equal(indices[0], [1, 0])
+    np.testing.assert_array_equal(distances[0], [1.0, 1.0])

@@ -399,8 +399,11 @@ def argkmin(
     exclude_self: bool = False,
     method: str | None = None,
     index: Any = None,
+    keys: bool = False,
 ) -> tuple[Any, Any]:
-    """The ``k`` nearest rows of ``Y`` to each row of ``X``.
+    """The ``k`` nearest rows of ``Y`` to each row of ``X``: exactly the rows that direct
+    float64 differences of the inputs rank first (ties by the smaller index, NaN
+    distances last), on every backend.
 
     Parameters
     ----------
@@ -417,10 +420,14 @@ def argkmin(
         Calling public method, for error messages.
     index : object, default=None
         :func:`training_index` of ``Y``, when the caller keeps it (computed at fit).
+    keys : bool, default=False
+        Return the distances unrounded, in the accumulation dtype (float64 where the
+        device has it): the values that order the result (a merge of several searches,
+        e.g. the Dask block search, then orders as one search does).
 
     Returns
     -------
-    distances : array of shape (n_queries, k), X's dtype
+    distances : array of shape (n_queries, k), X's dtype (accumulation dtype with keys)
         Exact distances (float64 accumulation), increasing along each row.
     indices : array of shape (n_queries, k), int64
         Training indices; among equal distances the smaller index comes first.
@@ -432,18 +439,18 @@ def argkmin(
         # bookkeeping would cost more than a one-row query)
         work = X.shape[0] * Y.shape[0] * X.shape[1]
         with nullcontext() if work < _PARALLEL_MIN_WORK else kernel_session():
-            result = argkmin_numpy(*_numba_pair(X, Y), int(k), metric, index)
+            result = argkmin_numpy(*_numba_pair(X, Y), int(k), metric, index, bool(keys))
         return _xp_impl.drop_self(*result) if exclude_self else result
     from xplearn._xp._ops import is_lazy
 
     xp = array_namespace(X)
     if is_lazy(xp):
         _, X_host, Y_host = _host_fallback(X, Y)
-        result = _xp_impl.argkmin(X_host, Y_host, int(k), metric)
+        result = _xp_impl.argkmin(X_host, Y_host, int(k), metric, bool(keys))
         if exclude_self:
             result = _xp_impl.drop_self(*result)
         return tuple(xp.asarray(part) for part in result)
-    result = _xp_impl.argkmin(X, Y, int(k), metric)
+    result = _xp_impl.argkmin(X, Y, int(k), metric, bool(keys))
     return _xp_impl.drop_self(*result) if exclude_self else result
 
 
@@ -467,7 +474,8 @@ def radius_neighbors(
     indices : array of shape (nnz,), int64
         Increasing within a row, or ordered by (distance, index) with ``sort_results``.
     distances : array of shape (nnz,), X's dtype
-        Exact distances (float64 accumulation).
+        Exact distances (float64 accumulation, rounded once); a training row is within
+        ``radius`` when its float64 distance is.
     """
     xp = array_namespace(X)
     if kernel_backend(X, method) == "numba":

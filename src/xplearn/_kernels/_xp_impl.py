@@ -11,11 +11,14 @@ so the code has no data-dependent Python control flow.
 
 from __future__ import annotations
 
+import math
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from xplearn._config import _config
-from xplearn._xp import array_namespace, device_of
+from xplearn._xp import array_namespace, device_of, to_numpy
 from xplearn._xp._onnx import SYMBOLIC_TRAIN_BLOCK, is_symbolic, smallest_k
 
 __all__ = [
@@ -293,25 +296,88 @@ def pairwise_distances(X: Any, Y: Any, metric: str, same: bool) -> Any:
     return blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
 
 
-def _approx_terms(xp: ModuleType, X: Any, Y: Any, metric: str):
-    """(X', Y', y_term, alpha): ``y_term[j] + alpha * X'[i].Y'[j]`` ranks Y's rows for
-    query i as the metric does (the query's own term left out)."""
+#: Sums of squares outside [2**-960, 2**960] (float64; [2**-100, 2**100] in float32) may
+#: have under- or overflowed: the euclidean distance is then recomputed on scaled
+#: differences.
+_SAFE_RANGE = {8: (2.0**-960, 2.0**960), 4: (2.0**-100, 2.0**100)}
+#: absolute floor of the ranking error bound (float32 subnormals)
+_TINY = 2.0**-100
+
+
+def _unit_roundoff(xp: ModuleType, dtype: Any) -> float:
+    return float(xp.finfo(dtype).eps) / 2
+
+
+def _safe_row_norms(xp: ModuleType, A: Any) -> Any:
+    """Euclidean norms along the last axis, rescaled by the largest magnitude where the
+    plain sum of squares leaves the safe range (no spurious overflow or underflow)."""
+    low, high = _SAFE_RANGE[bytes_per_item(xp, A.dtype)]
+    sq = xp.sum(A * A, axis=-1)
+    plain = xp.sqrt(sq)
+    if is_symbolic(xp):
+        return plain
+    bad = ~((sq >= low) & (sq <= high)) & ~xp.isnan(sq)
+    if not bool(xp.any(bad)):
+        return plain
+    m = xp.max(xp.abs(A), axis=-1)
+    usable = bad & (m > 0) & (m < xp.inf)
+    m1 = xp.where(usable, m, xp.ones_like(m))
+    scaled = xp.sqrt(xp.sum((A / m1[..., None]) ** 2, axis=-1)) * m1
+    return xp.where(usable, scaled, xp.where(bad, m, plain))
+
+
+def pair_keys(xp: ModuleType, A: Any, B: Any, metric: str, a_norms=None, b_norms=None) -> Any:
+    """Distances between matching rows of ``A`` and ``B`` (broadcast; last axis the
+    features), in their dtype (the accumulation dtype), as the numba kernels' keys:
+    direct differences; sqeuclidean the plain sum of squares; euclidean its root,
+    recomputed on scaled differences where the sum under- or overflowed; cosine
+    ``1 - a.b / (||a|| ||b||)`` clipped to [0, 2] (zero rows at 1)."""
+    if metric == "manhattan":
+        return xp.sum(xp.abs(A - B), axis=-1)
     if metric == "cosine":
-        Yu = unit_rows(xp, Y)
-        return unit_rows(xp, X), Yu, xp.zeros((Y.shape[0],), dtype=Y.dtype, device=device_of(Y)), -1
-    return X, Y, xp.sum(Y * Y, axis=1), -2
+        na = _safe_row_norms(xp, A) if a_norms is None else a_norms
+        nb = _safe_row_norms(xp, B) if b_norms is None else b_norms
+        lo, hi = 2.0**-500, 2.0**500
+        plain = (na > lo) & (na < hi) & (nb > lo) & (nb < hi)
+        positive = (na > 0) & (nb > 0)
+        one = xp.ones_like(na * nb)
+        denominator = xp.where(plain, na * nb, one)
+        ratio = xp.sum(A * B, axis=-1) / denominator
+        if not is_symbolic(xp) and not bool(xp.all(plain | ~positive)):
+            ia = 1 / xp.where(positive & ~plain, na, xp.ones_like(na))
+            ib = 1 / xp.where(positive & ~plain, nb, xp.ones_like(nb))
+            scaled = xp.sum((A * ia[..., None]) * (B * ib[..., None]), axis=-1)
+            ratio = xp.where(plain, ratio, scaled)
+        out = xp.clip(xp.where(positive, 1 - ratio, one), 0, 2)
+        return xp.where(xp.isnan(na * nb), na * nb, out)
+    diff = A - B
+    sq = xp.sum(diff * diff, axis=-1)
+    if metric == "sqeuclidean":
+        return sq
+    return _safe_row_norms(xp, diff) if not is_symbolic(xp) else xp.sqrt(sq)
 
 
-def _smallest(xp: ModuleType, values: Any, k: int) -> tuple[Any, Any]:
+def exact_pair_distances(xp: ModuleType, X_rows: Any, Y_rows: Any, metric: str) -> Any:
+    """Distances between matching rows of two arrays of the same shape (last axis the
+    features), accumulated in float64 where the device has it (:func:`pair_keys`),
+    rounded to X's dtype."""
+    acc = _accumulate_dtype(xp, X_rows)
+    keys = pair_keys(xp, xp.astype(X_rows, acc), xp.astype(Y_rows, acc), metric)
+    return xp.astype(keys, X_rows.dtype)
+
+
+def _smallest(xp: ModuleType, values: Any, k: int, by_index: bool = False) -> tuple[Any, Any]:
     """The k smallest values of each row and their column positions.
 
-    The namespace's own top-k where it has one (torch), else a stable sort. Order among
-    equal values is fixed by the callers (they re-sort by index).
+    The namespace's own top-k where it has one (torch) unless ``by_index``, else a stable
+    sort. Order among equal values is fixed by the callers (they re-sort by index); with
+    ``by_index`` the k-th place itself goes to the smallest position among equal values
+    (torch's top-k picks any: fine for a ranking, not for exact distances).
     """
     if k == values.shape[1]:
         positions = xp.broadcast_to(xp.arange(k, device=device_of(values))[None, :], values.shape)
         return values, positions
-    topk = getattr(xp, "topk", None)
+    topk = None if by_index else getattr(xp, "topk", None)
     if topk is not None:
         return topk(values, k, dim=1, largest=False, sorted=False)
     if is_symbolic(xp):
@@ -321,7 +387,8 @@ def _smallest(xp: ModuleType, values: Any, k: int) -> tuple[Any, Any]:
 
 
 def _sort_by_value_then_index(xp: ModuleType, values: Any, indices: Any) -> tuple[Any, Any]:
-    """Each row's (values, indices) ordered by value, ties by the smaller index."""
+    """Each row's (values, indices) ordered by value (NaN last), ties by the smaller
+    index."""
     by_index = xp.argsort(indices, axis=1, stable=True)
     values = xp.take_along_axis(values, by_index, axis=1)
     indices = xp.take_along_axis(indices, by_index, axis=1)
@@ -332,94 +399,178 @@ def _sort_by_value_then_index(xp: ModuleType, values: Any, indices: Any) -> tupl
     )
 
 
-def exact_pair_distances(xp: ModuleType, X_rows: Any, Y_rows: Any, metric: str) -> Any:
-    """Distances between matching rows of two arrays of the same shape (last axis the
-    features), accumulated in float64 where the device has it, in X's dtype."""
-    dtype = X_rows.dtype
-    acc = _accumulate_dtype(xp, X_rows)
-    a = xp.astype(X_rows, acc)
-    b = xp.astype(Y_rows, acc)
-    if metric == "manhattan":
-        out = xp.sum(xp.abs(a - b), axis=-1)
-    elif metric == "cosine":
-        norms = xp.sqrt(xp.sum(a * a, axis=-1)) * xp.sqrt(xp.sum(b * b, axis=-1))
-        positive = norms > 0
-        ratio = xp.sum(a * b, axis=-1) / xp.where(positive, norms, xp.ones_like(norms))
-        out = xp.clip(xp.where(positive, 1 - ratio, xp.ones_like(ratio)), 0, 2)
-    else:
-        diff = a - b
-        out = xp.sum(diff * diff, axis=-1)
-        if metric == "euclidean":
-            out = xp.sqrt(out)
-    return xp.astype(out, dtype)
+def _ranking_frame(xp: ModuleType, Ya: Any, symbolic: bool):
+    """(shift, scale) of the ranking: the training mean and a power of two bringing the
+    centered values to at most 1 (as the numba kernels' ``center_and_scale``)."""
+    shift = xp.mean(Ya, axis=0)
+    if symbolic:
+        return shift, 1.0
+    spread = float(xp.max(xp.abs(Ya - shift))) if Ya.shape[0] else 0.0
+    if not math.isfinite(spread) or spread == 0.0:
+        return xp.where(xp.isfinite(shift), shift, xp.zeros_like(shift)), 1.0
+    return shift, 2.0 ** -math.ceil(math.log2(spread))
 
 
-def argkmin(X: Any, Y: Any, k: int, metric: str) -> tuple[Any, Any]:
+def argkmin(X: Any, Y: Any, k: int, metric: str, keys: bool = False) -> tuple[Any, Any]:
     """The ``k`` nearest rows of Y to each row of X: (distances, int64 indices).
 
-    Same contract as the numba kernel: the expansion selects ``k + max(k, 8)``
-    candidates per query (all of them for manhattan, whose block is exact), blocks of
-    queries x training rows sized by ``working_memory``; the candidates' distances are
-    recomputed exactly and the k best kept by (distance, index).
+    Same contract and same results as the numba kernel: the k rows with the smallest
+    distances by direct differences (:func:`pair_keys`, in float64 where the device has
+    it), ties by the smaller index, NaN last. The expansion, in that accumulation dtype
+    on rows centered on the training mean and scaled by a power of two, selects
+    ``k + max(k, 8)`` candidates per query (manhattan: the exact distances, ``k``),
+    blocks of queries x training rows sized by ``working_memory``; their exact distances
+    are sorted, and a query whose candidates the error bound does not certify (see the
+    numba ``certify``) is measured against every training row. With ``keys`` the
+    distances come in the accumulation dtype, unrounded (the Dask merge).
     """
     xp = array_namespace(X)
     device = device_of(X)
     n_queries, n_features = X.shape
     n_train = Y.shape[0]
-    itemsize = bytes_per_item(xp, X.dtype)
+    symbolic = is_symbolic(xp)
+    acc = _accumulate_dtype(xp, X)
+    u = _unit_roundoff(xp, acc)
+    itemsize = bytes_per_item(xp, acc)
     exact_block = metric == "manhattan"
     n_select = k if exact_block else min(n_train, k + max(k, 8))
-    train_block = SYMBOLIC_TRAIN_BLOCK if is_symbolic(xp) else _TRAIN_BLOCK
+    train_block = SYMBOLIC_TRAIN_BLOCK if symbolic else _TRAIN_BLOCK
     cols = min(n_train, max(train_block, n_select))
     per_pair = n_features if exact_block else 4
     rows = chunk_rows(n_queries, (cols + 2 * n_select) * per_pair * itemsize, NEIGHBOR_CHUNK_MIB)
-    # the ranking runs on rows centered on the training mean (as the numba kernel), so
-    # that a large common offset does not swamp the differences in the expansion
-    centered = metric in ("euclidean", "sqeuclidean")
+    Xa, Ya = xp.astype(X, acc, copy=False), xp.astype(Y, acc, copy=False)
+    scale = 1.0
+    y_norms = None
     if exact_block:
-        Xd, Yd = X, Y
-    elif centered:
-        mean = xp.mean(Y, axis=0)
-        Xd, Yd = X - mean, Y
+        Xd = Xa
+    elif metric == "cosine":
+        y_norms = _safe_row_norms(xp, Ya)
+        Xd = _unit(xp, Xa, _safe_row_norms(xp, Xa))
+        Yd_all = _unit(xp, Ya, y_norms)
     else:
-        Xd, Yd, y_term, alpha = _approx_terms(xp, X, Y, metric)
+        shift, scale = _ranking_frame(xp, Ya, symbolic)
+        Xd = (Xa - shift) * scale
     out_d, out_i = [], []
+    r_sq = None
     for q0, q1 in row_chunks(n_queries, rows):
-        Xq = X if q0 is None else X[q0:q1, :]
+        Xq = Xa if q0 is None else Xa[q0:q1, :]
         Xq_dot = Xd if q0 is None else Xd[q0:q1, :]
         best_v = best_i = None
         for t0 in range(0, n_train, cols):
             t1 = min(n_train, t0 + cols)
-            Yt = Yd[t0:t1, :]
             if exact_block:
-                block = distance_block(xp, Xq, Yt, metric)
-            elif centered:
-                Yt = Yt - mean
-                block = xp.sum(Yt * Yt, axis=1)[None, :] - 2 * (Xq_dot @ xp.matrix_transpose(Yt))
+                block = pair_keys(xp, Xq[:, None, :], Ya[None, t0:t1, :], metric)
+            elif metric == "cosine":
+                block = -(Xq_dot @ xp.matrix_transpose(Yd_all[t0:t1, :]))
             else:
-                block = y_term[None, t0:t1] + alpha * (Xq_dot @ xp.matrix_transpose(Yt))
-            values, positions = _smallest(xp, block, min(n_select, t1 - t0))
+                Yt = (Ya[t0:t1, :] - shift) * scale
+                y_term = xp.sum(Yt * Yt, axis=1)
+                if not symbolic and q0 in (None, 0):
+                    tile_max = xp.max(y_term)
+                    r_sq = tile_max if r_sq is None else xp.maximum(r_sq, tile_max)
+                block = y_term[None, :] - 2 * (Xq_dot @ xp.matrix_transpose(Yt))
+            values, positions = _smallest(xp, block, min(n_select, t1 - t0), exact_block)
             positions = xp.astype(positions, xp.int64) + t0
             if best_v is not None:
                 values = xp.concat([best_v, values], axis=1)
                 positions = xp.concat([best_i, positions], axis=1)
             values, positions = _sort_by_value_then_index(xp, values, positions)
             best_v, best_i = values[:, :n_select], positions[:, :n_select]
-        flat = xp.reshape(best_i, (-1,))
-        # -1, not best_i.shape[0]: the number of queries may be symbolic (ONNX export)
-        Y_rows = xp.reshape(xp.take(Y, flat, axis=0), (-1, n_select, n_features))
-        distances = exact_pair_distances(xp, Xq[:, None, :], Y_rows, metric)
-        distances, best_i = _sort_by_value_then_index(xp, distances, best_i)
-        out_d.append(distances[:, :k])
+        if exact_block:
+            found, best_i = best_v, best_i
+        else:
+            flat = xp.reshape(best_i, (-1,))
+            # -1, not best_i.shape[0]: the number of queries may be symbolic (ONNX export)
+            Y_rows = xp.reshape(xp.take(Ya, flat, axis=0), (-1, n_select, n_features))
+            b_norms = None
+            if y_norms is not None:
+                b_norms = xp.reshape(xp.take(y_norms, flat, axis=0), (-1, n_select))
+            found = pair_keys(xp, Xq[:, None, :], Y_rows, metric, b_norms=b_norms)
+            found, best_i = _sort_by_value_then_index(xp, found, best_i)
+        if not symbolic:
+            ok = _certified(xp, found, best_i, best_v, Xq_dot, r_sq, scale, metric, k, u, n_train)
+            found, best_i = _exact_where_uncertified(
+                xp, ok, found[:, :k], best_i[:, :k], Xq, Ya, k, metric, y_norms
+            )
+        out_d.append(found[:, :k])
         out_i.append(best_i[:, :k])
     if not out_d:
         return (
-            xp.zeros((0, k), dtype=X.dtype, device=device),
+            xp.zeros((0, k), dtype=acc if keys else X.dtype, device=device),
             xp.zeros((0, k), dtype=xp.int64, device=device),
         )
-    if len(out_d) == 1:
-        return out_d[0], out_i[0]
-    return xp.concat(out_d, axis=0), xp.concat(out_i, axis=0)
+    found = out_d[0] if len(out_d) == 1 else xp.concat(out_d, axis=0)
+    indices = out_i[0] if len(out_i) == 1 else xp.concat(out_i, axis=0)
+    return (found if keys else xp.astype(found, X.dtype)), indices
+
+
+def _unit(xp: ModuleType, A: Any, norms: Any) -> Any:
+    """Rows of A over their (safe) norms; zero rows stay zero, NaN rows NaN."""
+    positive = norms > 0
+    big = xp.max(xp.abs(A), axis=1) if A.shape[0] else norms
+    big = xp.where(positive & (big < xp.inf), big, xp.ones_like(big))
+    ratio = xp.where(positive, big / xp.where(positive, norms, xp.ones_like(norms)), 0 * norms)
+    return (A / big[:, None]) * ratio[:, None]
+
+
+def _certified(xp, found, best_i, best_v, Xq_dot, r_sq, scale, metric, k, u, n_train):
+    """Per query, whether its candidates provably hold its exact k nearest: the numba
+    ``certify`` rule, written against the array API (``u``: the ranking's roundoff)."""
+    d = Xq_dot.shape[1]
+    t = found[:, k - 1]
+    valid = ~xp.isnan(t)
+    if metric == "manhattan" or best_i.shape[1] >= n_train:
+        return valid & ~xp.isnan(best_v[:, -1]) if metric == "manhattan" else valid
+    margin = (4.0 * d + 16.0) * u
+    v_last = best_v[:, -1]
+    if metric == "cosine":
+        lower = 1 + v_last - 2.0 * (d + 8.0) * u
+        return valid & (lower > t + 2 * margin)
+    x_sq = xp.sum(Xq_dot * Xq_dot, axis=1)
+    reach = xp.sqrt(x_sq) * (1 + 4 * u) + xp.sqrt(r_sq) * (1 + 4 * u)
+    lower = v_last + x_sq - ((d + 8.0) * u * reach * reach + _TINY)
+    if metric == "euclidean":
+        t_sq = (t * scale) * (t * scale)
+    else:
+        low = _SAFE_RANGE[8 if u < 1e-10 else 4][0]
+        t_sq = xp.maximum(t, xp.full_like(t, low)) * scale * scale
+    return valid & (lower > t_sq * (1 + margin))
+
+
+def _exact_where_uncertified(xp, ok, found, best_i, Xq, Ya, k, metric, y_norms):
+    """``found`` / ``best_i`` with the rows not ``ok`` replaced by an exact pass: direct
+    differences against every training row, top k by (distance, index), NaN last."""
+    if bool(xp.all(ok)):
+        return found, best_i
+    ok_host = np.asarray(to_numpy(ok), dtype=bool)
+    failed = np.flatnonzero(~ok_host)
+    device = device_of(Xq)
+    Xf = xp.take(Xq, xp.asarray(failed, device=device), axis=0)
+    n_train, n_features = Ya.shape
+    step = max(1, int(NEIGHBOR_CHUNK_MIB * 2**20 // (max(1, failed.size * n_features) * 8 * 3)))
+    step = min(n_train, max(step, k))
+    best_v = best_j = None
+    x_norms = _safe_row_norms(xp, Xf) if metric == "cosine" else None
+    for t0 in range(0, n_train, step):
+        t1 = min(n_train, t0 + step)
+        b_norms = None if y_norms is None else y_norms[None, t0:t1]
+        a_norms = None if x_norms is None else x_norms[:, None]
+        block = pair_keys(xp, Xf[:, None, :], Ya[None, t0:t1, :], metric, a_norms, b_norms)
+        order = xp.argsort(block, axis=1, stable=True)[:, : min(k, t1 - t0)]
+        values = xp.take_along_axis(block, order, axis=1)
+        positions = xp.astype(order, xp.int64) + t0
+        if best_v is not None:
+            values = xp.concat([best_v, values], axis=1)
+            positions = xp.concat([best_j, positions], axis=1)
+            values, positions = _sort_by_value_then_index(xp, values, positions)
+        best_v, best_j = values[:, :k], positions[:, :k]
+    n = found.shape[0]
+    where = np.arange(n)
+    where[failed] = n + np.arange(failed.size)
+    where = xp.asarray(where, device=device)
+    found = xp.take(xp.concat([found, best_v], axis=0), where, axis=0)
+    best_i = xp.take(xp.concat([best_i, best_j], axis=0), where, axis=0)
+    return found, best_i
 
 
 def radius_neighbors(
@@ -427,45 +578,61 @@ def radius_neighbors(
 ) -> tuple[Any, Any, Any]:
     """Rows of Y within ``radius`` of each row of X, as ``(indptr, indices, distances)``.
 
-    Candidates come from the expansion with a rounding slack (exact block for
-    manhattan), block by block; their exact distances decide. Within a row, indices
-    increase, or go by (distance, index) with ``sort_results``. Needs a namespace with
-    data-dependent output shapes (``nonzero``): eager namespaces.
+    Membership by the exact distance (:func:`pair_keys` in float64 where the device has
+    it, ``<= radius``), as the numba kernel; candidates from the expansion on centered,
+    scaled rows in that dtype, within the radius plus a proven bound of its error (exact
+    block for manhattan), block by block. Within a row, indices increase, or go by
+    (distance, index) with ``sort_results``. Needs a namespace with data-dependent
+    output shapes (``nonzero``): eager namespaces.
     """
     xp = array_namespace(X)
     device = device_of(X)
     n_queries, n_features = X.shape
     n_train = Y.shape[0]
-    itemsize = bytes_per_item(xp, X.dtype)
+    acc = _accumulate_dtype(xp, X)
+    u = _unit_roundoff(xp, acc)
+    itemsize = bytes_per_item(xp, acc)
     exact_block = metric == "manhattan"
     cols = min(max(n_train, 1), _TRAIN_BLOCK)
     per_pair = n_features if exact_block else 4
     rows = chunk_rows(n_queries, cols * per_pair * itemsize, NEIGHBOR_CHUNK_MIB)
-    if not exact_block:
-        Xd, Yd, y_term, alpha = _approx_terms(xp, X, Y, metric)
-        eps = float(xp.finfo(X.dtype).eps)
-        slack = (n_features + 8) * eps
-        if metric == "cosine":
-            x_term = xp.ones((n_queries,), dtype=X.dtype, device=device)
-            x_scale, y_scale = x_term, xp.ones((n_train,), dtype=X.dtype, device=device)
-            bound = radius
+    Xa, Ya = xp.astype(X, acc, copy=False), xp.astype(Y, acc, copy=False)
+    radius = float(radius)
+    margin = (4.0 * n_features + 16.0) * u
+    y_norms = x_norms = None
+    if metric == "cosine":
+        x_norms, y_norms = _safe_row_norms(xp, Xa), _safe_row_norms(xp, Ya)
+        Xd, Yd = _unit(xp, Xa, x_norms), _unit(xp, Ya, y_norms)
+        x_term = xp.ones((n_queries,), dtype=acc, device=device)
+        y_term = xp.zeros((n_train,), dtype=acc, device=device)
+        alpha = -1
+        bounds = x_term * (radius + 2.0 * (n_features + 8.0) * u + 2 * margin)
+    elif not exact_block:
+        shift, scale = _ranking_frame(xp, Ya, False)
+        Xd, Yd = (Xa - shift) * scale, (Ya - shift) * scale
+        x_term, y_term = xp.sum(Xd * Xd, axis=1), xp.sum(Yd * Yd, axis=1)
+        r_norm = float(xp.sqrt(xp.max(y_term))) * (1 + 4 * u) if n_train else 0.0
+        reach = xp.sqrt(x_term) * (1 + 4 * u) + r_norm
+        alpha = -2
+        if metric == "euclidean":
+            r_scaled = radius * scale
+            r_sq = r_scaled * r_scaled
         else:
-            x_term = xp.sum(X * X, axis=1)
-            x_scale, y_scale = x_term, y_term
-            bound = radius**2 if metric == "euclidean" else radius
+            low = _SAFE_RANGE[itemsize][0]
+            r_sq = (radius + n_features * low * 2.0**-60) * scale * scale
+        bounds = r_sq * (1 + margin) + (n_features + 8.0) * u * reach * reach + _TINY
     found_rows, found_cols = [], []
     for q0, q1 in row_chunks(n_queries, rows):
         for t0 in range(0, n_train, cols):
             t1 = min(n_train, t0 + cols)
             if exact_block:
-                block = distance_block(xp, X[q0:q1, :], Y[t0:t1, :], metric)
+                block = pair_keys(xp, Xa[q0:q1, None, :], Ya[None, t0:t1, :], metric)
                 mask = block <= radius
             else:
                 block = (x_term[q0:q1, None] + y_term[None, t0:t1]) + alpha * (
                     Xd[q0:q1, :] @ xp.matrix_transpose(Yd[t0:t1, :])
                 )
-                tolerance = slack * (x_scale[q0:q1, None] + y_scale[None, t0:t1])
-                mask = block <= bound + tolerance
+                mask = block <= bounds[q0:q1, None]
             r, c = xp.nonzero(mask)
             found_rows.append(xp.astype(r, xp.int64) + q0)
             found_cols.append(xp.astype(c, xp.int64) + t0)
@@ -476,34 +643,37 @@ def radius_neighbors(
         rows_all = cols_all = xp.zeros((0,), dtype=xp.int64, device=device)
     order = xp.argsort(rows_all * max(n_train, 1) + cols_all, stable=True)
     rows_all, cols_all = xp.take(rows_all, order), xp.take(cols_all, order)
-    distances = _pair_distances_chunked(xp, X, Y, rows_all, cols_all, metric)
-    (keep,) = xp.nonzero(distances <= radius)
+    keys = _pair_keys_chunked(xp, Xa, Ya, rows_all, cols_all, metric, x_norms, y_norms)
+    (keep,) = xp.nonzero(keys <= radius)
     rows_all, cols_all = xp.take(rows_all, keep), xp.take(cols_all, keep)
-    distances = xp.take(distances, keep)
+    keys = xp.take(keys, keep)
     if sort_results:
-        by_distance = xp.argsort(distances, stable=True)
+        by_distance = xp.argsort(keys, stable=True)
         by_row = xp.argsort(xp.take(rows_all, by_distance), stable=True)
         order = xp.take(by_distance, by_row)
         rows_all, cols_all = xp.take(rows_all, order), xp.take(cols_all, order)
-        distances = xp.take(distances, order)
+        keys = xp.take(keys, order)
     boundaries = xp.arange(n_queries + 1, dtype=xp.int64, device=device)
     indptr = xp.astype(xp.searchsorted(rows_all, boundaries, side="left"), xp.int64)
-    return indptr, cols_all, distances
+    return indptr, cols_all, xp.astype(keys, X.dtype)
 
 
-def _pair_distances_chunked(xp, X, Y, rows, cols, metric):
-    """Exact distances of the pairs (X[rows[p]], Y[cols[p]]), in chunks of pairs."""
+def _pair_keys_chunked(xp, Xa, Ya, rows, cols, metric, x_norms=None, y_norms=None):
+    """Exact distances (:func:`pair_keys`) of the pairs (Xa[rows[p]], Ya[cols[p]]), in
+    chunks of pairs."""
     n_pairs = rows.shape[0]
-    n_features = X.shape[1]
+    n_features = Xa.shape[1]
     step = chunk_rows(n_pairs, 3 * n_features * 8, NEIGHBOR_CHUNK_MIB) or 1
     parts = []
     for p0 in range(0, n_pairs, step):
         p1 = min(n_pairs, p0 + step)
-        a = xp.take(X, rows[p0:p1], axis=0)
-        b = xp.take(Y, cols[p0:p1], axis=0)
-        parts.append(exact_pair_distances(xp, a, b, metric))
+        a = xp.take(Xa, rows[p0:p1], axis=0)
+        b = xp.take(Ya, cols[p0:p1], axis=0)
+        a_norms = None if x_norms is None else xp.take(x_norms, rows[p0:p1])
+        b_norms = None if y_norms is None else xp.take(y_norms, cols[p0:p1])
+        parts.append(pair_keys(xp, a, b, metric, a_norms, b_norms))
     if not parts:
-        return xp.zeros((0,), dtype=X.dtype, device=device_of(X))
+        return xp.zeros((0,), dtype=Xa.dtype, device=device_of(Xa))
     return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
 
 

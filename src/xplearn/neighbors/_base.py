@@ -51,6 +51,8 @@ class _NeighborsBase(XPEstimatorMixin, BaseEstimator):
         k = self.n_neighbors
         if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1):
             raise ValueError(f"{prefix}n_neighbors must be an integer >= 1, got {k!r}.")
+        if getattr(self, "radius", None) is not None:
+            check_radius(self.radius, prefix)  # at fit, as scikit-learn validates it
         return check_metric(self.metric, prefix)
 
     def _fit(self, X, y=None, *, supervised=False, y_kind="numeric"):
@@ -80,9 +82,16 @@ class _NeighborsBase(XPEstimatorMixin, BaseEstimator):
                 self.__dict__.update(before)
                 raise
         # kept as given (a view when no conversion was needed): inputs are never modified
-        self._fit_X = kernel_input(data.X, prefix[:-2])
+        fit_X = kernel_input(data.X, prefix[:-2])
         # what the search derives from the training rows alone, once (not per query)
-        self._fit_index = training_index(self._fit_X)
+        index = training_index(fit_X)
+        if index is not None and index[2] is not None and (fit_X is X or not fit_X.flags.owndata):
+            # few-row queries scan the copy packed here, the others read the rows: a private
+            # copy, so that all read the same data whatever the caller later writes into
+            # its buffer (scikit-learn keeps a reference to dense X, read by every query)
+            fit_X = fit_X.copy()
+        self._fit_X = fit_X
+        self._fit_index = index
         self.n_samples_fit_ = int(data.X.shape[0])
         self.effective_metric_ = metric
         self.effective_metric_params_ = {}

@@ -14,10 +14,12 @@ without computing anything:
 Each training block contributes its ``min(k, rows)`` nearest rows, so the merge sees
 every row of the global ``k`` nearest. The exact distances of the in-memory search
 depend on the two rows only, so the merged result is the in-memory result, ties
-included. Results travel packed in one float64 array of shape
-``(n_queries, k, 2 + n_label_columns)``: distance, training index (exact up to 2**53),
-then the labels; the float32 distances and integer labels convert to float64 and back
-exactly.
+included: each block's distances travel as the float64 values that order the
+in-memory search (not rounded to the data's dtype, whose roundings can tie where the
+float64 values do not), and are rounded once at the end, as in memory. Results travel
+packed in one float64 array of shape ``(n_queries, k, 2 + n_label_columns)``: distance,
+training index (exact up to 2**53), then the labels (integer labels convert to float64
+and back exactly).
 """
 
 from __future__ import annotations
@@ -208,7 +210,9 @@ def _search_block(
     if queries.shape[0] == 0 or k_block == 0:
         return xp.zeros((queries.shape[0], k_block, width), dtype=xp.float64)
     with config_context(**config):
-        distances, local = argkmin(queries, training, k_block, metric, method=method)
+        # the unrounded (float64) distances: float32 roundings can tie where the float64
+        # values, which order the in-memory search, do not
+        distances, local = argkmin(queries, training, k_block, metric, method=method, keys=True)
     flat = xp.reshape(local, (-1,))  # the array API takes 1-D indices
     indices = xp.reshape(xp.take(rows, flat), local.shape)
     columns = [xp.astype(distances, xp.float64), xp.astype(indices, xp.float64)]

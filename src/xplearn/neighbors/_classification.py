@@ -260,6 +260,15 @@ def _class_shares(xp, distances, votes, weights, k: int, prefix: str):
     if weights is None:
         # uniform: the counts over k (what the weighted form gives with unit weights)
         return xp.sum(votes, axis=1) / k
+    from xplearn._xp._onnx import is_symbolic
+
+    # scikit-learn's rule (and message): a query whose neighbours all weigh 0 has no
+    # vote to share; not checked while a graph is recorded for export (no values)
+    if not is_symbolic(xp) and not is_lazy(xp) and bool(xp.any(xp.all(weights == 0, axis=1))):
+        raise ValueError(
+            f"{prefix}All neighbors of some sample is getting zero weights. Please modify "
+            "'weights' to avoid this case if you are using a user-defined function."
+        )
     proba = xp.sum(votes * weights[:, :, None], axis=1)
     total = xp.sum(proba, axis=1, keepdims=True)
     return proba / xp.where(total == 0, xp.ones_like(total), total)

@@ -220,14 +220,6 @@ def neighbor_tiles(n_queries: int, n_train: int, n_features: int, itemsize: int)
     return {"q_tile": q_tile, "t_tile": t_tile, "n_parts": n_parts, "part_len": int(part_len)}
 
 
-def _unit_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rows of X scaled to unit norm, zero rows left zero; float64 norms)."""
-    norms = np.empty(X.shape[0], dtype=np.float64)
-    _nb.row_norms(X, False, norms)
-    scale = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)
-    return (X * scale[:, None].astype(X.dtype)).astype(X.dtype, copy=False), norms
-
-
 def _serial_if_small(work: int):
     """Context: one thread when the pool wake-up would cost more than the work."""
     from contextlib import contextmanager
@@ -247,44 +239,62 @@ def _serial_if_small(work: int):
     return ctx()
 
 
-def _exact_distances(X, Y, indptr, indices, code, x_norms, y_norms, dtype):
-    distances = np.empty(indices.shape[0], dtype=dtype)
-    _nb.exact_distances(X, Y, indptr, indices, code, x_norms, y_norms, distances)
-    return distances
+def _exact_keys(X, Y, indptr, indices, code, x_norms, y_norms):
+    """Float64 distances (:func:`._neighbors._pair_key`) of the pairs of a CSR structure."""
+    keys = np.empty(indices.shape[0], dtype=np.float64)
+    _nb.exact_distances(X, Y, indptr, indices, code, x_norms, y_norms, keys)
+    return keys
 
 
 #: Largest training set (float32 bytes) packed at fit for few-query searches.
 _PACK_MAX_BYTES = 64 * 2**20
 #: Queries up to which a search with packed training rows takes the serial packed path.
 _PACKED_MAX_QUERIES = 4
+#: Above this many features the float32 ranking's error bound ((d + 8) u) is too loose
+#: to certify anything: the search is exact from the start.
+_MAX_RANKED_FEATURES = 100_000
 
 
 def training_index(Y: np.ndarray) -> tuple:
     """What a neighbour search derives from the training rows alone, computed once.
 
-    Returns ``(shift, scale, packed, y_term)``: :func:`center_and_scale`, and (for
-    training sets up to 64 MiB in float32) the rows in the float32 ranking form with
-    their squared norms, which one-row queries scan directly; else ``None, None``.
+    Returns ``(shift, scale, packed, y_term, r_norm)``: :func:`center_and_scale`, and
+    (for training sets up to 64 MiB in float32) the rows in the float32 ranking form
+    with their squared norms, which one-row queries scan directly, and R, a bound on
+    the norms of the ranking rows (for :func:`._neighbors.certify`); else
+    ``None, None, None``.
     """
     shift, scale = center_and_scale(Y)
     if Y.size == 0 or Y.shape[0] * Y.shape[1] * 4 > _PACK_MAX_BYTES:
-        return shift, scale, None, None
+        return shift, scale, None, None, None
     packed = np.empty((Y.shape[1], Y.shape[0]), dtype=np.float32)
     y_term = np.empty(Y.shape[0], dtype=np.float32)
     _nb.pack_rows(Y, shift, scale, packed, y_term)
-    return shift, scale, packed, y_term
+    return shift, scale, packed, y_term, _norm_bound(float(np.max(y_term)))
+
+
+def _norm_bound(max_sq: float) -> float:
+    """R >= every ranking row's norm, from the largest (float32 / float64-rounded)
+    squared norm met: inflated by 4 float32 roundings (NaN stays NaN: no certificate)."""
+    return float(np.sqrt(max_sq) * (1.0 + 4.0 * _nb.U32))
 
 
 def center_and_scale(Y: np.ndarray) -> tuple[np.ndarray, float]:
     """Training mean (float64) and a power-of-two scale with ``|y - mean| * scale <= 1``."""
     if Y.size == 0:
         return np.zeros(Y.shape[1]), 1.0
-    shift = Y.mean(axis=0, dtype=np.float64)
-    spread = max(
-        float(np.max(np.abs(Y.max(axis=0) - shift))), float(np.max(np.abs(Y.min(axis=0) - shift)))
-    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        shift = Y.mean(axis=0, dtype=np.float64)
+        if not np.all(np.isfinite(shift)):
+            # float64 data beyond ~1e304 overflows the sum: the mean of the scaled rows
+            big = float(np.max(np.abs(Y)))
+            shift = (Y / big).mean(axis=0, dtype=np.float64) * big
+        spread = max(
+            float(np.max(np.abs(Y.max(axis=0) - shift))),
+            float(np.max(np.abs(Y.min(axis=0) - shift))),
+        )
     if not np.isfinite(spread) or spread == 0.0:
-        return shift, 1.0
+        return np.where(np.isfinite(shift), shift, 0.0), 1.0
     return shift, float(2.0 ** -np.ceil(np.log2(spread)))
 
 
@@ -294,84 +304,133 @@ def argkmin_numpy(
     k: int,
     metric: str,
     index: tuple | None = None,
+    keys: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest rows of ``Y`` to each row of ``X``: (distances, int64 indices).
 
     ``X`` and ``Y`` are C-contiguous arrays of one dtype (float32 or float64), never
-    copied nor upcast whole. For the dot-product metrics, ``k + max(k, 8)`` candidates
-    per query are *selected* by a float32 ranking on centered, rescaled tiles (see
-    :func:`._neighbors.argkmin_dot`), their distances recomputed exactly (float64
-    accumulation, rounded once to X's dtype), and the ``k`` best kept, ordered by
-    (distance, index): the ranking's rounding can drop a true neighbour only if more
-    than ``max(k, 8)`` candidates lie within its rounding of the k-th distance.
-    Manhattan distances are computed directly (exact). ``index`` is
-    :func:`training_index` of ``Y`` when the caller keeps it (computed once at fit: a
-    pass over the training rows would dominate a one-row query); with its packed rows,
-    up to four euclidean queries are ranked serially against them
-    (:func:`._neighbors.argkmin_packed`).
+    copied nor upcast whole. The result is the exact one: the ``k`` rows with the
+    smallest float64 distances (direct differences, :func:`._neighbors._pair_key`),
+    ties by the smaller index, NaN distances last. For the dot-product metrics,
+    ``k + max(k, 8)`` candidates per query are *selected* by a float32 ranking on
+    centered, rescaled tiles (:func:`._neighbors.argkmin_dot`), their float64 distances
+    computed and sorted, and :func:`._neighbors.certify` proves, per query, that no
+    other training row can be among the k nearest; the queries it cannot certify
+    (clusters much tighter than the data's extent, extreme magnitudes, NaN) are measured
+    against every training row (:func:`._neighbors.exact_argkmin`). Manhattan
+    distances are computed directly (exact). ``index`` is :func:`training_index` of
+    ``Y`` when the caller keeps it (computed once at fit: a pass over the training rows
+    would dominate a one-row query); with its packed rows, up to four euclidean queries
+    are ranked serially against them (:func:`._neighbors.argkmin_few`). The distances
+    come rounded once to X's dtype, or as the float64 values with ``keys`` (what the
+    Dask block search merges).
     """
     dtype = X.dtype
+    out_dtype = np.dtype(np.float64) if keys else dtype
     n_queries, n_features = X.shape
     n_train = Y.shape[0]
     code = _METRIC_CODES[metric]
+    n_select = min(n_train, k + max(k, 8))
     if (
         index is not None
         and index[2] is not None
         and n_queries <= _PACKED_MAX_QUERIES
         and code in (_nb.SQEUCLIDEAN, _nb.EUCLIDEAN)
+        and n_features <= _MAX_RANKED_FEATURES
     ):
-        return _argkmin_few(X, Y, k, code, index)
+        shift, scale, packed, y_term, r_norm = index
+        out_d = np.empty((n_queries, k), dtype=out_dtype)
+        out_i = np.empty((n_queries, k), dtype=np.int64)
+        _nb.argkmin_few(X, Y, packed, y_term, shift, scale, r_norm, k, n_select, code, out_d, out_i)
+        return out_d, out_i
     # the ranking runs in float32 whatever the data's dtype
     plan = neighbor_tiles(n_queries, n_train, n_features, 4)
     x_norms = y_norms = np.empty(0, dtype=np.float64)
-    if metric == "manhattan":
-        n_select = k
-        part_dtype = dtype
-    else:
-        n_select = min(n_train, k + max(k, 8))
-        part_dtype = np.dtype(np.float32)
-    part_vals = np.empty((plan["n_parts"], n_queries, n_select), dtype=part_dtype)
-    part_idx = np.empty((plan["n_parts"], n_queries, n_select), dtype=np.int64)
-    args = (n_select, plan["q_tile"], plan["t_tile"], plan["n_parts"], plan["part_len"])
+    if code == _nb.COSINE:
+        x_norms = np.empty(n_queries, dtype=np.float64)
+        y_norms = np.empty(n_train, dtype=np.float64)
+        _nb.row_norms(X, False, x_norms)
+        _nb.row_norms(Y, False, y_norms)
     with _serial_if_small(n_queries * n_train * n_features):
-        if metric == "manhattan":
-            _nb.argkmin_manhattan(X, Y, *args, part_vals, part_idx)
+        if code == _nb.MANHATTAN or n_features > _MAX_RANKED_FEATURES:
+            if code == _nb.MANHATTAN:
+                n_select = k
+                part_vals = np.empty((plan["n_parts"], n_queries, k), dtype=np.float64)
+                part_idx = np.empty((plan["n_parts"], n_queries, k), dtype=np.int64)
+                args = (k, plan["q_tile"], plan["t_tile"], plan["n_parts"], plan["part_len"])
+                _nb.argkmin_manhattan(X, Y, *args, part_vals, part_idx)
+                found, candidates = _merged(part_vals, part_idx, n_queries, k)
+                ok = candidates[:, k - 1] >= 0  # else NaN or infinite distances
+            else:
+                found = np.empty((n_queries, k))
+                candidates = np.empty((n_queries, k), dtype=np.int64)
+                ok = np.zeros(n_queries, dtype=bool)
         else:
-            unit = metric == "cosine"
+            part_vals = np.empty((plan["n_parts"], n_queries, n_select), dtype=np.float32)
+            part_idx = np.empty((plan["n_parts"], n_queries, n_select), dtype=np.int64)
+            args = (n_select, plan["q_tile"], plan["t_tile"], plan["n_parts"], plan["part_len"])
+            n_items = -(-n_queries // plan["q_tile"]) * plan["n_parts"]
+            x_sq = np.empty(n_queries, dtype=np.float64)
+            item_r2 = np.zeros(max(n_items, 1), dtype=np.float64)
+            unit = code == _nb.COSINE
             if unit:
                 shift, scale = np.zeros(n_features), 1.0
-                x_norms = np.empty(n_queries, dtype=np.float64)
-                y_norms = np.empty(n_train, dtype=np.float64)
-                _nb.row_norms(X, False, x_norms)
-                _nb.row_norms(Y, False, y_norms)
-                _nb.argkmin_dot(X, Y, shift, scale, unit, *args, part_vals, part_idx)
             else:
                 shift, scale = center_and_scale(Y) if index is None else index[:2]
-                _nb.argkmin_dot(X, Y, shift, scale, unit, *args, part_vals, part_idx)
-        if part_idx.shape[0] == 1:
-            candidates = part_idx[0]
-        else:
-            merged_vals = np.empty((n_queries, n_select), dtype=part_dtype)
-            candidates = np.empty((n_queries, n_select), dtype=np.int64)
-            _nb.merge_parts(part_vals, part_idx, n_select, merged_vals, candidates)
-        del part_vals
-        indices = np.ascontiguousarray(candidates).reshape(-1)
-        indptr = np.arange(0, n_queries * n_select + 1, n_select, dtype=np.int64)
-        distances = _exact_distances(X, Y, indptr, indices, code, x_norms, y_norms, dtype)
-        _nb.sort_rows(indptr, distances, indices)
-    distances = distances.reshape(n_queries, n_select)[:, :k]
-    indices = indices.reshape(n_queries, n_select)[:, :k]
-    return np.ascontiguousarray(distances), np.ascontiguousarray(indices)
+            _nb.argkmin_dot(
+                X, Y, shift, scale, unit, *args, part_vals, part_idx, x_sq, item_r2
+            )
+            r_norm = _norm_bound(float(item_r2.max()))
+            vals, candidates = _merged(part_vals, part_idx, n_queries, n_select)
+            v_last = vals[:, n_select - 1].astype(np.float64)
+            del part_vals, vals
+            indices = candidates.reshape(-1)
+            indptr = np.arange(0, n_queries * n_select + 1, n_select, dtype=np.int64)
+            flat = _exact_keys(X, Y, indptr, indices, code, x_norms, y_norms)
+            _nb.sort_rows(indptr, flat, indices)
+            found = flat.reshape(n_queries, n_select)
+            ok = np.empty(n_queries, dtype=bool)
+            _nb.certify(
+                found, candidates, k, v_last, x_sq, r_norm, scale, code, n_features,
+                _nb.U32, n_train, ok,
+            )  # fmt: skip
+        failed = np.flatnonzero(~ok)
+        if failed.size:
+            exact_keys = np.empty((failed.size, k), dtype=np.float64)
+            exact_idx = np.empty((failed.size, k), dtype=np.int64)
+            _nb.exact_argkmin(X, Y, failed, k, code, x_norms, y_norms, exact_keys, exact_idx)
+            found = np.ascontiguousarray(found[:, :k])
+            candidates = np.ascontiguousarray(candidates[:, :k])
+            found[failed] = exact_keys
+            candidates[failed] = exact_idx
+    with np.errstate(over="ignore"):  # float32 sqeuclidean beyond 1e19: inf
+        distances = np.ascontiguousarray(found[:, :k], dtype=out_dtype)
+    return distances, np.ascontiguousarray(candidates[:, :k])
 
 
-def _argkmin_few(X, Y, k, code, index):
-    """:func:`argkmin_numpy` for a few (euclidean) queries against the training rows
-    packed at fit: :func:`._neighbors.argkmin_few`, one compiled call on the calling
-    thread (a one-row query costs tens of microseconds; waking the pool, or the general
-    path's Python bookkeeping, would cost as much)."""
-    shift, scale, packed, y_term = index
-    n_select = min(Y.shape[0], k + max(k, 8))
-    return _nb.argkmin_few(X, Y, packed, y_term, shift, scale, k, n_select, code)
+def _merged(part_vals, part_idx, n_queries, width):
+    """The parts' sorted lists merged into one (n_queries, width) list per query."""
+    if part_idx.shape[0] == 1:
+        return part_vals[0], part_idx[0]
+    vals = np.empty((n_queries, width), dtype=part_vals.dtype)
+    idx = np.empty((n_queries, width), dtype=np.int64)
+    _nb.merge_parts(part_vals, part_idx, width, vals, idx)
+    return vals, idx
+
+
+def _unit_rows64(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of X scaled to unit norm in float64, zero rows left zero; safe norms)."""
+    norms = np.empty(X.shape[0], dtype=np.float64)
+    _nb.row_norms(X, False, norms)
+    positive = (norms > 0) & np.isfinite(norms)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        big = np.max(np.abs(X), axis=1).astype(np.float64) if X.size else np.ones(0)
+        big = np.where(positive, big, 1.0)
+        # scaled by the largest magnitude first: no overflow whatever the data
+        unit = (X / big[:, None]) * np.where(positive, big / np.where(positive, norms, 1.0), 0.0)[
+            :, None
+        ]
+    return np.ascontiguousarray(unit, dtype=np.float64), norms
 
 
 def radius_numpy(
@@ -381,58 +440,72 @@ def radius_numpy(
 
     Returns ``(indptr, indices, distances)``: int64, int64 and X's dtype; within a row
     the indices increase, or, with ``sort_results``, the entries go by (distance,
-    index). Candidates come from the expansion with a rounding slack; the exact
-    distances (float64 accumulation, rounded to X's dtype) decide.
+    index). Membership is decided by the float64 distance (:func:`._neighbors._pair_key`,
+    ``<= radius``), returned rounded once to X's dtype. Candidates come from the
+    expansion on float64 rows centered on the training mean and scaled by a power of
+    two, within the radius plus a proven bound of the expansion's error
+    (``E = (d + 8) u64 (||x'|| + R)^2``, as :func:`._neighbors.certify`), so that no
+    member is missed.
     """
     dtype = X.dtype
     n_queries, n_features = X.shape
     n_train = Y.shape[0]
     code = _METRIC_CODES[metric]
-    plan = neighbor_tiles(n_queries, n_train, n_features, dtype.itemsize)
+    plan = neighbor_tiles(n_queries, n_train, n_features, 8)
     q_tile, t_tile = plan["q_tile"], plan["t_tile"]
     counts = np.empty(n_queries, dtype=np.int64)
     indptr = np.zeros(n_queries + 1, dtype=np.int64)
     x_norms = y_norms = np.empty(0, dtype=np.float64)
-    with _serial_if_small(n_queries * n_train * n_features):
+    radius = float(radius)
+    u, margin = _nb.U64, (4.0 * n_features + 16.0) * _nb.U64
+    with _serial_if_small(n_queries * n_train * n_features), np.errstate(over="ignore"):
         if metric == "manhattan":
             empty = np.empty(0, dtype=np.int64)
-            _nb.radius_manhattan(X, Y, float(radius), q_tile, counts, indptr, empty, False)
+            _nb.radius_manhattan(X, Y, radius, q_tile, counts, indptr, empty, False)
             np.cumsum(counts, out=indptr[1:])
             indices = np.empty(int(indptr[-1]), dtype=np.int64)
-            _nb.radius_manhattan(X, Y, float(radius), q_tile, counts, indptr, indices, True)
+            _nb.radius_manhattan(X, Y, radius, q_tile, counts, indptr, indices, True)
         else:
-            eps = float(np.finfo(dtype).eps)
-            slack = dtype.type((n_features + 8) * eps)
             if metric == "cosine":
-                X_dot, x_norms = _unit_rows(X)
-                Y_dot, y_norms = _unit_rows(Y)
-                x_term = np.ones(n_queries, dtype=dtype)
-                y_term = np.zeros(n_train, dtype=dtype)
-                x_scale, y_scale = x_term, np.ones(n_train, dtype=dtype)
-                alpha, bound = dtype.type(-1), dtype.type(radius)
+                X_dot, x_norms = _unit_rows64(X)
+                Y_dot, y_norms = _unit_rows64(Y)
+                x_term = np.ones(n_queries)
+                y_term = np.zeros(n_train)
+                alpha = -1.0
+                slack = 2.0 * (n_features + 8.0) * u + 2.0 * margin
+                bounds = np.full(n_queries, radius + slack)
             else:
-                X_dot, Y_dot = X, Y
-                x_term = np.empty(n_queries, dtype=dtype)
-                y_term = np.empty(n_train, dtype=dtype)
-                _nb.row_norms(X, True, x_term)
-                _nb.row_norms(Y, True, y_term)
-                x_scale, y_scale = x_term, y_term
-                alpha = dtype.type(-2)
-                bound = dtype.type(radius**2 if metric == "euclidean" else radius)
-            common = (X_dot, Y_dot, x_term, y_term, alpha, bound, slack, x_scale, y_scale)
+                shift, scale = center_and_scale(Y)
+                X_dot = (X - shift) * scale
+                Y_dot = (Y - shift) * scale
+                x_term = np.empty(n_queries)
+                y_term = np.empty(n_train)
+                _nb.row_norms(X_dot, True, x_term)
+                _nb.row_norms(Y_dot, True, y_term)
+                r_norm = np.sqrt(y_term.max(initial=0.0)) * (1.0 + 4.0 * u)
+                reach = np.sqrt(x_term) * (1.0 + 4.0 * u) + r_norm
+                alpha = -2.0
+                if metric == "euclidean":
+                    r_scaled = radius * scale
+                    r_sq = r_scaled * r_scaled  # inf, not OverflowError, beyond 1e154
+                else:
+                    # float64 sums of squares below 2**-960 may have underflowed
+                    r_sq = (radius + n_features * 2.0**-1070) * scale * scale
+                bounds = r_sq * (1.0 + margin) + (n_features + 8.0) * u * reach * reach
+                bounds += 2.0**-1000
+            common = (X_dot, Y_dot, x_term, y_term, alpha, bounds)
             _nb.radius_count_dot(*common, q_tile, t_tile, counts)
             np.cumsum(counts, out=indptr[1:])
             indices = np.empty(int(indptr[-1]), dtype=np.int64)
             _nb.radius_fill_dot(*common, q_tile, t_tile, indptr, indices)
-        distances = _exact_distances(X, Y, indptr, indices, code, x_norms, y_norms, dtype)
-        if metric != "manhattan":
-            keep = distances <= dtype.type(radius)
-            if not keep.all():
-                rows = np.repeat(np.arange(n_queries), np.diff(indptr))
-                kept_per_row = np.bincount(rows[keep], minlength=n_queries)
-                indptr = np.zeros(n_queries + 1, dtype=np.int64)
-                np.cumsum(kept_per_row, out=indptr[1:])
-                indices, distances = indices[keep], distances[keep]
+        keys = _exact_keys(X, Y, indptr, indices, code, x_norms, y_norms)
+        keep = keys <= radius
+        if not keep.all():
+            rows = np.repeat(np.arange(n_queries), np.diff(indptr))
+            kept_per_row = np.bincount(rows[keep], minlength=n_queries)
+            indptr = np.zeros(n_queries + 1, dtype=np.int64)
+            np.cumsum(kept_per_row, out=indptr[1:])
+            indices, keys = indices[keep], keys[keep]
         if sort_results:
-            _nb.sort_rows(indptr, distances, indices)
-    return indptr, indices, distances
+            _nb.sort_rows(indptr, keys, indices)
+        return indptr, indices, keys.astype(dtype)

@@ -22,8 +22,12 @@ in a core's cache and never writes the whole matrix:
   (query, training row) pair, recomputed directly from the rows with float64
   accumulation, and :func:`sort_rows`, which orders each CSR row by (distance, index).
 
-The expansion ``||x||^2 - 2 x.y + ||y||^2`` only *selects* candidates; the distances
-returned are the exact ones. Arguments are annotated IN / OUT / INOUT. This module
+The expansion ``||x||^2 - 2 x.y + ||y||^2`` only *selects* candidates, under a proven
+error bound (:func:`certify`; ``docs/architecture.rst``, "Exact neighbour sets: the
+candidate bound"): a query whose candidate set the bound does not certify is searched
+again exactly (:func:`exact_argkmin`, direct float64 differences against every training
+row). Candidates are ordered by their float64 distance (:func:`_pair_key`, overflow- and
+underflow-safe), ties by the smaller index. Arguments are annotated IN / OUT / INOUT. This module
 imports only numpy and numba.
 """
 
@@ -36,6 +40,103 @@ from numba import njit, prange
 SQEUCLIDEAN, EUCLIDEAN, MANHATTAN, COSINE = 0, 1, 2, 3
 #: values per branch-free scan step of a tile row (see :func:`argkmin_dot`)
 _SCAN = 64
+#: unit roundoffs of float32 and float64
+U32 = 2.0**-24
+U64 = 2.0**-53
+#: sums of squares outside [_LOW, _HIGH] may have under- or overflowed: scaled again
+_LOW = 2.0**-960
+_HIGH = 2.0**960
+#: absolute floor of the ranking error bound (float32 subnormals in the tiles)
+_TINY = 2.0**-100
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _less(a, b):  # pragma: no cover - compiled
+    """``a`` orders before ``b``: numbers by value, NaN after everything."""
+    return a < b or (b != b and a == a)
+
+
+@njit(cache=True, nogil=True)
+def _safe_norm(X, i):  # pragma: no cover - compiled
+    """Euclidean norm of row ``i`` (float64), scaled by its largest magnitude when the
+    plain sum of squares would under- or overflow."""
+    d = X.shape[1]
+    acc = 0.0
+    for f in range(d):
+        v = np.float64(X[i, f])
+        acc += v * v
+    if _LOW <= acc <= _HIGH or acc != acc:
+        return np.sqrt(acc)
+    m = 0.0
+    for f in range(d):
+        m = max(m, abs(np.float64(X[i, f])))
+    if m == 0.0 or m == np.inf:
+        return m
+    s = 1.0 / m
+    acc = 0.0
+    for f in range(d):
+        v = np.float64(X[i, f]) * s
+        acc += v * v
+    return np.sqrt(acc) * m
+
+
+@njit(cache=True, nogil=True)
+def _pair_key(X, i, Y, j, metric, x_norms, y_norms):  # pragma: no cover - compiled
+    """The float64 distance of (X[i], Y[j]) that orders and is returned.
+
+    Direct differences, accumulated in float64 (float32 inputs: differences exact).
+    sqeuclidean: the plain sum of squares (inf / 0 only where the true value is not
+    representable in float64); euclidean: its square root, recomputed on differences
+    scaled by the largest one when the sum left [2**-960, 2**960]; manhattan: the sum of
+    absolute differences; cosine: ``1 - x.y / (||x|| ||y||)`` clipped to [0, 2] with the
+    rows' safe norms (a zero row is at distance 1).
+    """
+    d = X.shape[1]
+    if metric == MANHATTAN:
+        acc = 0.0
+        for f in range(d):
+            acc += abs(np.float64(X[i, f]) - np.float64(Y[j, f]))
+        return acc
+    if metric == COSINE:
+        nx = x_norms[i]
+        ny = y_norms[j]
+        if nx != nx or ny != ny:
+            return np.nan
+        if nx == 0.0 or ny == 0.0:
+            return 1.0
+        acc = 0.0
+        if 2.0**-500 < nx < 2.0**500 and 2.0**-500 < ny < 2.0**500:
+            for f in range(d):
+                acc += np.float64(X[i, f]) * np.float64(Y[j, f])
+            acc = acc / (nx * ny)
+        else:
+            ix = 1.0 / nx
+            iy = 1.0 / ny
+            for f in range(d):
+                acc += (np.float64(X[i, f]) * ix) * (np.float64(Y[j, f]) * iy)
+        v = 1.0 - acc
+        if v < 0.0:
+            v = 0.0
+        elif v > 2.0:
+            v = 2.0
+        return v
+    acc = 0.0
+    for f in range(d):
+        diff = np.float64(X[i, f]) - np.float64(Y[j, f])
+        acc += diff * diff
+    if metric == SQEUCLIDEAN or _LOW <= acc <= _HIGH or acc != acc:
+        return acc if metric == SQEUCLIDEAN else np.sqrt(acc)
+    m = 0.0
+    for f in range(d):
+        m = max(m, abs(np.float64(X[i, f]) - np.float64(Y[j, f])))
+    if m == 0.0 or m == np.inf:
+        return m
+    s = 1.0 / m
+    acc = 0.0
+    for f in range(d):
+        diff = (np.float64(X[i, f]) - np.float64(Y[j, f])) * s
+        acc += diff * diff
+    return np.sqrt(acc) * m
 
 
 @njit(cache=True, nogil=True)
@@ -43,6 +144,19 @@ def _insert(vals, idx, row, k, v, j):  # pragma: no cover - compiled
     """Insert (v, j) into the sorted list ``vals[row, :k]``; equal values stay first."""
     pos = k - 1
     while pos > 0 and vals[row, pos - 1] > v:
+        vals[row, pos] = vals[row, pos - 1]
+        idx[row, pos] = idx[row, pos - 1]
+        pos -= 1
+    vals[row, pos] = v
+    idx[row, pos] = j
+
+
+@njit(cache=True, nogil=True)
+def _insert_key(vals, idx, row, length, v, j):  # pragma: no cover - compiled
+    """Insert (v, j) into the sorted ``vals[row, :length]`` (NaN last; equal keys stay
+    first), dropping the last entry."""
+    pos = length - 1
+    while pos > 0 and _less(v, vals[row, pos - 1]):
         vals[row, pos] = vals[row, pos - 1]
         idx[row, pos] = idx[row, pos - 1]
         pos -= 1
@@ -66,13 +180,27 @@ def _load_rows(src, r0, r1, shift, scale, unit, dst, norms):  # pragma: no cover
     d = src.shape[1]
     for r in range(r1 - r0):
         if unit:
-            acc = 0.0
+            # scaled by the largest magnitude first: the norm never under/overflows
+            m = 0.0
             for f in range(d):
-                v = np.float64(src[r0 + r, f])
-                acc += v * v
-            inv = 1.0 / np.sqrt(acc) if acc > 0.0 else 0.0
-            for f in range(d):
-                dst[r, f] = np.float32(np.float64(src[r0 + r, f]) * inv)
+                a = abs(np.float64(src[r0 + r, f]))
+                if a > m or a != a:
+                    m = a
+            if m == 0.0:
+                for f in range(d):
+                    dst[r, f] = 0.0
+            elif m == np.inf or m != m:
+                for f in range(d):
+                    dst[r, f] = np.nan
+            else:
+                s = 1.0 / m
+                acc = 0.0
+                for f in range(d):
+                    v = np.float64(src[r0 + r, f]) * s
+                    acc += v * v
+                inv = 1.0 / np.sqrt(acc)
+                for f in range(d):
+                    dst[r, f] = np.float32(np.float64(src[r0 + r, f]) * s * inv)
         else:
             for f in range(d):
                 dst[r, f] = np.float32((np.float64(src[r0 + r, f]) - shift[f]) * scale)
@@ -106,14 +234,17 @@ def pack_rows(Y, shift, scale, packed, y_term):  # pragma: no cover - compiled
         y_term[j] = np.float32(norm[0])
 
 
-@njit(cache=True, nogil=True, fastmath=True)
-def argkmin_packed(X, packed, y_term, shift, scale, k, out_vals, out_idx):  # pragma: no cover
+# no "nnan"/"ninf": NaN ranking values must compare false (never candidates), and the
+# error bound holds for any order of the sums ("reassoc") and fused multiply-adds
+@njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz", "arcp"})
+def argkmin_packed(X, packed, y_term, shift, scale, k, out_vals, out_idx, x_sq):  # pragma: no cover
     """:func:`argkmin_dot`'s selection for a few queries, on the calling thread, against
     training rows packed at fit (:func:`pack_rows`): one pass over ``packed`` per query,
     no tile conversion, no matrix-product call. The ranking values of ``PACK_BLOCK`` rows
     are accumulated feature by feature along contiguous rows of ``packed`` (a loop that
     runs at full vector width), then compared with the running threshold.
-    ``out_vals`` / ``out_idx`` (OUT) have shape (n_queries, k)."""
+    ``out_vals`` / ``out_idx`` (OUT) have shape (n_queries, k); ``x_sq`` (OUT, float64,
+    (n_queries,)) gets each loaded query's squared norm (for :func:`certify`)."""
     nq = X.shape[0]
     d, nt = packed.shape
     xs = np.empty((1, d), dtype=np.float32)
@@ -122,6 +253,7 @@ def argkmin_packed(X, packed, y_term, shift, scale, k, out_vals, out_idx):  # pr
     _init_lists(out_vals, out_idx, 0, nq, k)
     for i in range(nq):
         _load_rows(X, i, i + 1, shift, scale, False, xs, x_norm)
+        x_sq[i] = x_norm[0]
         threshold = out_vals[i, k - 1]
         for c0 in range(0, nt, PACK_BLOCK):
             m = min(PACK_BLOCK, nt - c0)
@@ -144,7 +276,7 @@ def argkmin_packed(X, packed, y_term, shift, scale, k, out_vals, out_idx):  # pr
 
 @njit(parallel=True, cache=True)
 def argkmin_dot(
-    X, Y, shift, scale, unit, k, q_tile, t_tile, n_parts, part_len, out_vals, out_idx
+    X, Y, shift, scale, unit, k, q_tile, t_tile, n_parts, part_len, out_vals, out_idx, x_sq, item_r2
 ):  # pragma: no cover - compiled
     """Per training part, the k best candidates of each query row by a float32 ranking.
 
@@ -163,6 +295,9 @@ def argkmin_dot(
     n_parts, part_len : training rows split into ``n_parts`` ranges of ``part_len``
     out_vals : (n_parts, n_queries, k) float32 OUT ranking values, sorted per row
     out_idx : (n_parts, n_queries, k) int64 OUT training indices (-1 where empty)
+    x_sq : (n_queries,) float64 OUT squared norms of the loaded (float32) query rows
+    item_r2 : (n_work_items,) float64 OUT largest squared norm of the loaded training
+        rows each work item met (their maximum is R**2 of :func:`certify`)
     """
     nq = X.shape[0]
     nt = Y.shape[0]
@@ -180,6 +315,9 @@ def argkmin_dot(
         xs = np.empty((nb, d), dtype=np.float32)
         x_norms = np.empty(nb, dtype=np.float64)
         _load_rows(X, q0, q1, shift, scale, unit, xs, x_norms)
+        for i in range(nb):
+            x_sq[q0 + i] = x_norms[i]
+        r2 = 0.0
         ys = np.empty((t_tile, d), dtype=np.float32)
         y_norms = np.empty(t_tile, dtype=np.float64)
         y_term = np.empty(t_tile, dtype=np.float32)
@@ -193,6 +331,8 @@ def argkmin_dot(
             _load_rows(Y, t0, t1, shift, scale, unit, ys, y_norms)
             for j in range(m):
                 y_term[j] = 0.0 if unit else np.float32(y_norms[j])
+                if y_norms[j] > r2 or y_norms[j] != y_norms[j]:
+                    r2 = y_norms[j]
             dots = buffer[: nb * m].reshape((nb, m))
             np.dot(xs, ys[:m].T, dots)
             for i in range(nb):
@@ -211,6 +351,7 @@ def argkmin_dot(
                         if v < threshold:
                             _insert(vals, idx, row, k, v, t0 + j)
                             threshold = vals[row, k - 1]
+        item_r2[w] = r2
 
 
 @njit(parallel=True, cache=True)
@@ -219,16 +360,16 @@ def argkmin_manhattan(
 ):  # pragma: no cover - compiled
     """k smallest manhattan distances per query row, per training part (see argkmin_dot).
 
-    Each distance is accumulated in float64 and rounded to ``out_vals``' dtype *before*
-    it is compared: the lists then rank exactly the values returned, so rows whose
-    rounded distances tie keep the smaller index, as in the exact recomputation.
+    Each distance is accumulated in float64 from float64 differences, exactly as
+    :func:`_pair_key` computes it (``out_vals`` is float64): the lists rank the float64
+    distances, ties by the smaller index. NaN or infinite distances are never inserted
+    (a list left with -1 is searched again by :func:`exact_argkmin`).
     """
     nq = X.shape[0]
     nt = Y.shape[0]
     d = X.shape[1]
     n_qb = (nq + q_tile - 1) // q_tile
     for w in prange(n_qb * n_parts):
-        rounded = np.empty(1, dtype=out_vals.dtype)
         qb = w // n_parts
         p = w - qb * n_parts
         q0 = qb * q_tile
@@ -245,9 +386,7 @@ def argkmin_manhattan(
                 for j in range(t0, t1):
                     v = 0.0
                     for f in range(d):
-                        v += abs(X[row, f] - Y[j, f])
-                    rounded[0] = v
-                    v = rounded[0]
+                        v += abs(np.float64(X[row, f]) - np.float64(Y[j, f]))
                     if v < threshold:
                         _insert(vals, idx, row, k, v, j)
                         threshold = vals[row, k - 1]
@@ -275,13 +414,14 @@ def merge_parts(part_vals, part_idx, k, out_vals, out_idx):  # pragma: no cover 
 
 @njit(parallel=True, cache=True)
 def radius_count_dot(
-    X, Y, x_term, y_term, alpha, bound, slack, x_scale, y_scale, q_tile, t_tile, counts
-):  # pragma: no cover - compiled
-    """Count, per query, the training rows with an approximate distance within ``bound``.
+    X, Y, x_term, y_term, alpha, bounds, q_tile, t_tile, counts
+):  # pragma: no cover
+    """Count, per query, the training rows with an approximate distance within its bound.
 
-    The approximate distance is ``x_term[i] + y_term[j] + alpha * X[i].Y[j]``; a row is a
-    candidate when it is at most ``bound + slack * (x_scale[i] + y_scale[j])`` (rounding
-    of the expansion); the exact distances decide afterwards.
+    The approximate distance is ``x_term[i] + y_term[j] + alpha * X[i].Y[j]`` (float64
+    rows, centered and scaled by the caller); a row is a candidate when it is at most
+    ``bounds[i]``, the radius plus a proven bound on the expansion's error (see
+    :func:`xplearn._kernels._numba.radius_numpy`); the exact distances decide afterwards.
     counts : (n_queries,) int64 OUT
     """
     nq = X.shape[0]
@@ -301,14 +441,14 @@ def radius_count_dot(
                 c = 0
                 for j in range(t1 - t0):
                     v = x_term[row] + y_term[t0 + j] + alpha * dots[i, j]
-                    if v <= bound + slack * (x_scale[row] + y_scale[t0 + j]):
+                    if v <= bounds[row]:
                         c += 1
                 counts[row] += c
 
 
 @njit(parallel=True, cache=True)
 def radius_fill_dot(
-    X, Y, x_term, y_term, alpha, bound, slack, x_scale, y_scale, q_tile, t_tile, indptr, indices
+    X, Y, x_term, y_term, alpha, bounds, q_tile, t_tile, indptr, indices
 ):  # pragma: no cover - compiled
     """Write the candidates counted by :func:`radius_count_dot` (increasing indices).
 
@@ -330,7 +470,7 @@ def radius_fill_dot(
                 pos = fill[i]
                 for j in range(t1 - t0):
                     v = x_term[row] + y_term[t0 + j] + alpha * dots[i, j]
-                    if v <= bound + slack * (x_scale[row] + y_scale[t0 + j]):
+                    if v <= bounds[row]:
                         indices[pos] = t0 + j
                         pos += 1
                 fill[i] = pos
@@ -354,7 +494,7 @@ def radius_manhattan(X, Y, bound, q_tile, counts, indptr, indices, fill):  # pra
             for j in range(nt):
                 v = 0.0
                 for f in range(d):
-                    v += abs(X[row, f] - Y[j, f])
+                    v += abs(np.float64(X[row, f]) - np.float64(Y[j, f]))
                 if v <= bound:
                     if fill:
                         indices[pos] = j
@@ -366,38 +506,94 @@ def radius_manhattan(X, Y, bound, q_tile, counts, indptr, indices, fill):  # pra
 @njit(cache=True, nogil=True)
 def _exact_row(X, Y, row, indptr, indices, metric, x_norms, y_norms, out):  # pragma: no cover
     """:func:`exact_distances` of query ``row``."""
-    d = X.shape[1]
     for p in range(indptr[row], indptr[row + 1]):
         j = indices[p]
-        acc = 0.0
-        if metric == MANHATTAN:
-            for f in range(d):
-                acc += abs(np.float64(X[row, f]) - np.float64(Y[j, f]))
-        elif metric == COSINE:
-            for f in range(d):
-                acc += np.float64(X[row, f]) * np.float64(Y[j, f])
-            denominator = x_norms[row] * y_norms[j]
-            acc = 1.0 - acc / denominator if denominator > 0.0 else 1.0
-            acc = min(max(acc, 0.0), 2.0)
-        else:
-            for f in range(d):
-                diff = np.float64(X[row, f]) - np.float64(Y[j, f])
-                acc += diff * diff
-            if metric == EUCLIDEAN:
-                acc = np.sqrt(acc)
-        out[p] = acc
+        out[p] = _pair_key(X, row, Y, j, metric, x_norms, y_norms) if j >= 0 else np.nan
 
 
 @njit(parallel=True, cache=True)
 def exact_distances(X, Y, indptr, indices, metric, x_norms, y_norms, out):  # pragma: no cover
-    """Distance of every (query row, ``indices[p]``) pair of a CSR structure.
-
-    Accumulated in float64 and rounded once to ``out``'s dtype. For the cosine metric
-    ``x_norms`` / ``y_norms`` are the rows' float64 norms (a zero row is at distance 1).
-    indptr : (n_queries + 1,) IN; indices : (nnz,) IN; out : (nnz,) OUT
+    """Float64 distance (:func:`_pair_key`) of every (query row, ``indices[p]``) pair of a
+    CSR structure (NaN for an index -1). For the cosine metric ``x_norms`` /
+    ``y_norms`` are the rows' safe float64 norms (:func:`row_norms`).
+    indptr : (n_queries + 1,) IN; indices : (nnz,) IN; out : (nnz,) float64 OUT
     """
     for row in prange(X.shape[0]):
         _exact_row(X, Y, row, indptr, indices, metric, x_norms, y_norms, out)
+
+
+@njit(cache=True, nogil=True)
+def _exact_topk(X, i, Y, k, metric, x_norms, y_norms, keys, idx, r):  # pragma: no cover
+    """The ``k`` best training rows of query ``i`` by (:func:`_pair_key`, index), NaN
+    last, into ``keys[r, :k]`` / ``idx[r, :k]``: every training row is measured."""
+    nt = Y.shape[0]
+    for j in range(nt):
+        v = _pair_key(X, i, Y, j, metric, x_norms, y_norms)
+        if j < k:
+            _insert_key(keys, idx, r, j + 1, v, j)
+        elif _less(v, keys[r, k - 1]):
+            _insert_key(keys, idx, r, k, v, j)
+
+
+@njit(parallel=True, cache=True)
+def exact_argkmin(X, Y, rows, k, metric, x_norms, y_norms, keys, idx):  # pragma: no cover
+    """The exact pass of the queries ``X[rows]`` whose candidates were not certified:
+    direct float64 differences against every training row, top ``k`` by (distance,
+    index), NaN last. keys : (len(rows), k) float64 OUT; idx : (len(rows), k) int64 OUT.
+    """
+    for r in prange(rows.shape[0]):
+        _exact_topk(X, rows[r], Y, k, metric, x_norms, y_norms, keys, idx, r)
+
+
+@njit(cache=True, nogil=True)
+def _certified(
+    keys, idx, i, k, v_last, x_sq, r_norm, scale, metric, d, u, n_train
+):  # pragma: no cover
+    """Whether query ``i``'s candidates provably contain its exact ``k`` nearest.
+
+    ``keys[i]`` / ``idx[i]``: the candidates' float64 distances, sorted; ``v_last``: the
+    largest ranking value selected (every other training row ranked at least as high);
+    ``x_sq``: the query's squared norm in the ranking frame; ``r_norm``: R, a bound on
+    the training rows' norms there; ``u``: the ranking's unit roundoff. The ranking
+    value v_j of every row is within E = (d + 8) u (||x'|| + R)^2 of
+    ||x' - y'_j||^2 - ||x'||^2 (cosine: within 2 (d + 8) u of -cos); a row not selected
+    is then at a scaled squared distance >= v_last + ||x'||^2 - E, and if that exceeds
+    the k-th candidate's (with the float64 distances' own rounding), it is strictly
+    farther than the k-th. Proof: ``docs/architecture.rst``.
+    """
+    n_sel = keys.shape[1]
+    if idx[i, n_sel - 1] < 0:
+        return False  # NaN or infinite ranking values left the list short
+    t = keys[i, k - 1]
+    if t != t:
+        return False
+    if n_sel >= n_train:
+        return True  # every training row is a candidate
+    margin = (4.0 * d + 16.0) * U64
+    if metric == COSINE:
+        lower = 1.0 + v_last - 2.0 * (d + 8.0) * u
+        return lower > t + 2.0 * margin
+    bound = np.sqrt(x_sq) * (1.0 + 4.0 * u) + r_norm
+    lower = v_last + x_sq - ((d + 8.0) * u * bound * bound + _TINY)
+    if metric == EUCLIDEAN:
+        ts = t * scale
+        t_sq = ts * ts
+    else:
+        # below 2**-960 the float64 sum of squares may have underflowed
+        t_sq = max(t, _LOW) * scale * scale
+    return lower > t_sq * (1.0 + margin)
+
+
+@njit(parallel=True, cache=True)
+def certify(
+    keys, idx, k, v_last, x_sq, r_norm, scale, metric, d, u, n_train, ok
+):  # pragma: no cover
+    """:func:`_certified` of every query. keys, idx : (n_queries, n_select) IN (sorted by
+    (key, index)); v_last, x_sq : (n_queries,) float64 IN; ok : (n_queries,) bool OUT."""
+    for i in prange(keys.shape[0]):
+        ok[i] = _certified(
+            keys, idx, i, k, v_last[i], x_sq[i], r_norm, scale, metric, d, u, n_train
+        )
 
 
 @njit(cache=True, nogil=True)
@@ -429,35 +625,51 @@ def sort_rows(indptr, distances, indices):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def argkmin_few(X, Y, packed, y_term, shift, scale, k, n_select, metric):  # pragma: no cover
+def argkmin_few(
+    X, Y, packed, y_term, shift, scale, r_norm, k, n_select, metric, out_d, out_i
+):  # pragma: no cover - compiled
     """The whole search of a few euclidean queries on the calling thread, in one call:
-    :func:`argkmin_packed` selects ``n_select`` candidates, whose exact distances
-    (as :func:`exact_distances`) and (distance, index) order (as :func:`sort_rows`) give the
-    ``k`` neighbours. Returns (distances (nq, k) of X's dtype, indices (nq, k) int64)."""
-    nq = X.shape[0]
+    :func:`argkmin_packed` selects ``n_select`` candidates, whose float64 distances
+    (:func:`_pair_key`) and (distance, index) order (as :func:`sort_rows`) give the ``k``
+    neighbours when :func:`certify`'s bound holds; a query it does not certify is
+    measured against every training row (:func:`exact_argkmin`'s row).
+    out_d : (nq, k) OUT, float32 / float64 (the distances rounded once) ; out_i : (nq, k)
+    int64 OUT."""
+    nq, d = X.shape
     values = np.empty((nq, n_select), dtype=np.float32)
     candidates = np.empty((nq, n_select), dtype=np.int64)
-    argkmin_packed(X, packed, y_term, shift, scale, n_select, values, candidates)
+    x_sq = np.empty(nq, dtype=np.float64)
+    argkmin_packed(X, packed, y_term, shift, scale, n_select, values, candidates, x_sq)
     indices = candidates.reshape(-1)
     indptr = np.arange(0, nq * n_select + 1, n_select)
-    distances = np.empty(nq * n_select, dtype=X.dtype)
+    keys = np.empty(nq * n_select, dtype=np.float64)
     no_norms = np.empty(0, dtype=np.float64)
+    keys2 = keys.reshape(nq, n_select)
+    nt = Y.shape[0]
     for row in range(nq):  # on this thread: exact_distances and sort_rows, row by row
-        _exact_row(X, Y, row, indptr, indices, metric, no_norms, no_norms, distances)
-        _sort_row(indptr, distances, indices, row)
-    return (
-        np.ascontiguousarray(distances.reshape(nq, n_select)[:, :k]),
-        np.ascontiguousarray(indices.reshape(nq, n_select)[:, :k]),
-    )
+        _exact_row(X, Y, row, indptr, indices, metric, no_norms, no_norms, keys)
+        _sort_row(indptr, keys, indices, row)
+        v_last = np.float64(values[row, n_select - 1])
+        if not _certified(
+            keys2, candidates, row, k, v_last, x_sq[row], r_norm, scale, metric, d, U32, nt
+        ):
+            _exact_topk(X, row, Y, k, metric, no_norms, no_norms, keys2, candidates, row)
+        for r in range(k):
+            out_d[row, r] = keys2[row, r]
+            out_i[row, r] = candidates[row, r]
 
 
 @njit(parallel=True, cache=True)
 def row_norms(X, squared, out):  # pragma: no cover - compiled
-    """Row norms of X (float64 accumulation), rounded to ``out``'s dtype; OUT: out."""
+    """Row norms of X (float64 accumulation, :func:`_safe_norm` when not ``squared``),
+    rounded to ``out``'s dtype; OUT: out."""
     n, d = X.shape
     for i in prange(n):
-        acc = 0.0
-        for f in range(d):
-            v = np.float64(X[i, f])
-            acc += v * v
-        out[i] = acc if squared else np.sqrt(acc)
+        if squared:
+            acc = 0.0
+            for f in range(d):
+                v = np.float64(X[i, f])
+                acc += v * v
+            out[i] = acc
+        else:
+            out[i] = _safe_norm(X, i)
