@@ -27,13 +27,14 @@ import numpy as np
 
 from xplearn._config import get_config
 from xplearn._kernels import _xp_impl
-from xplearn._xp import array_namespace, namespace_name
+from xplearn._xp import array_namespace, namespace_name, numpy_namespace
 from xplearn._xp._ops import to_scalar
 from xplearn.utils._threads import effective_n_threads, single_threaded_blas
 
 __all__ = [
     "LloydResult",
     "argkmin",
+    "column_moments",
     "kernel_backend",
     "kernel_input",
     "kernel_session",
@@ -167,29 +168,57 @@ def last_session_threads() -> int | None:
     return getattr(_local, "last_threads", None)
 
 
+def _numba_moments(X: Any) -> Any:
+    """Column means and variances of a NumPy float array from the one-pass numba kernel
+    (float64), as :class:`~xplearn._kernels._xp_impl.ColumnMoments`; float64 columns
+    whose sums left the range are redone scaled (none on ordinary data)."""
+    from xplearn._kernels._numba._stats import N_SLOTS, column_moments
+
+    n_samples, n_features = X.shape
+    with kernel_session():
+        mean, deviations = column_moments(np.ascontiguousarray(X), max(1, min(N_SLOTS, n_samples)))
+    ones = np.ones(n_features)
+    moments = _xp_impl.ColumnMoments(mean, deviations / n_samples, ones, np.float64(n_samples))
+    if X.dtype == np.float32:  # float32 deviations squared stay inside float64's range
+        return moments
+    return _xp_impl.repair_out_of_range(numpy_namespace(), X, None, moments)
+
+
+def column_moments(
+    xp, X: Any, sample_weight: Any | None = None, accumulate: Any = None
+) -> _xp_impl.ColumnMoments:
+    """Weighted column means and variances of X in overflow-safe (scaled) form.
+
+    Unweighted NumPy float data accumulated in float64 goes through the one-pass numba
+    kernel; everything else through the chunked generic code
+    (:func:`xplearn._kernels._xp_impl.column_moments`, which documents the result).
+    ``accumulate`` None: float64 where X's device has it.
+    """
+    wide = accumulate is None or accumulate == xp.float64
+    if sample_weight is None and wide and kernel_backend(X) == "numba":
+        return _xp_impl.ColumnMoments(*(xp.asarray(part) for part in _numba_moments(X)))
+    return _xp_impl.column_moments(xp, X, sample_weight, accumulate)
+
+
 def column_mean_and_variance(
     xp, X: Any, dtype: Any, *, with_variance: bool
 ) -> tuple[Any, Any | None, Any]:
     """Column means, (ddof=0) variances and the mean squared row norm of X, in ``dtype``.
 
-    NumPy float data goes through one parallel numba pass that gives all three (variances
-    from deviations, merged across row slots with Chan's update), accumulated in float64;
-    other inputs through the chunked generic code
-    (:func:`xplearn._kernels._xp_impl.column_mean_and_variance`; a second pass for the
-    variances). Same return values; the variances are None unless ``with_variance``.
+    Sums accumulate in float64 wherever X's device has it, whatever ``dtype`` (float32
+    in compensated form on a device without float64), and are overflow-safe. NumPy
+    float data goes through one parallel numba pass that gives all three (variances
+    from deviations, merged across row slots with Chan's update); other inputs through
+    the chunked generic code (:func:`xplearn._kernels._xp_impl.column_mean_and_variance`).
+    Same return values; the variances are None unless ``with_variance``; a variance (or
+    the norm) beyond ``dtype``'s range is inf, and NaN or inf in X reaches the norm.
     """
     if kernel_backend(X) != "numba":
         return _xp_impl.column_mean_and_variance(xp, X, dtype, with_variance=with_variance)
-    from xplearn._kernels._numba._stats import N_SLOTS, column_moments
-
-    n_samples = X.shape[0]
-    with kernel_session():
-        mean, deviations = column_moments(np.ascontiguousarray(X), max(1, min(N_SLOTS, n_samples)))
-    variance = deviations / n_samples
-    # mean_i ||x_i||^2 = sum_f (mean_f^2 + variance_f); NaN or inf anywhere in X reaches it
-    # (and huge finite values may overflow it: the caller's finiteness check tells apart)
+    mean, scaled_variance, scale, _ = _numba_moments(X)
     with np.errstate(over="ignore", invalid="ignore"):
-        mean_sq_norm = np.sum(mean * mean + variance)
+        variance = _xp_impl.scaled_product(numpy_namespace(), scaled_variance, scale, dtype)
+        mean_sq_norm = _xp_impl._sum_of_squares(numpy_namespace(), mean, variance, dtype)
     return (
         xp.asarray(mean.astype(dtype)),
         xp.asarray(variance.astype(dtype)) if with_variance else None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -24,9 +24,11 @@ from xplearn._xp._onnx import SYMBOLIC_TRAIN_BLOCK, is_symbolic, smallest_k
 __all__ = [
     "LLOYD_CHUNK_MIB",
     "STREAM_CHUNK_MIB",
+    "ColumnMoments",
     "bytes_per_item",
     "chunk_rows",
     "column_mean_and_variance",
+    "column_moments",
     "lloyd_pass",
     "row_chunks",
     "sq_distances",
@@ -192,42 +194,263 @@ def lloyd_pass(
     return new_labels, sums, weights, counts, n_changed, inertia
 
 
+class ColumnMoments(NamedTuple):
+    """Weighted column statistics in a form that cannot overflow or underflow.
+
+    ``variance = scaled_variance * scale**2`` (ddof=0): ``scale`` is a power of two per
+    column (ones where the plain sums kept their range), so a variance beyond the dtype's
+    range (float64 data at 1e200, float32 accumulated in float32 at 1e20) is still exact
+    in scaled form, and so is its square root ``sqrt(scaled_variance) * scale``. All four
+    are arrays of the accumulation dtype; ``mean`` is never out of range (it is within
+    the data's).
+    """
+
+    mean: Any
+    scaled_variance: Any
+    scale: Any
+    total: Any
+
+
+def power_of_two_scale(xp: ModuleType, magnitude: Any, dtype: Any) -> Any:
+    """Per column ``2**e`` near ``magnitude`` (ones for 0), with ``e`` clipped so that both
+    ``2**e`` and ``2**-e`` are normal numbers of ``dtype``: dividing by it is exact (but
+    for values that become subnormal, negligible next to the largest one)."""
+    finfo = xp.finfo(dtype)
+    max_exponent = float(round(math.log2(float(finfo.max)))) - 2  # 126 / 1022
+    positive = magnitude > 0
+    safe = xp.where(positive, magnitude, xp.ones_like(magnitude))
+    exponent = xp.clip(xp.floor(xp.log2(safe)), -max_exponent, max_exponent)
+    two = xp.asarray(2.0, dtype=dtype, device=device_of(magnitude))
+    return xp.pow(two, exponent)
+
+
+def _pairwise_rows_sum(xp: ModuleType, values: Any) -> Any:
+    """Column sums by a balanced tree of additions (pairs of halves): at most
+    ``ceil(log2 n)`` roundings reach each term, whatever the library's own summation."""
+    while values.shape[0] > 1:
+        half = values.shape[0] // 2
+        pairs = values[:half, ...] + values[half : 2 * half, ...]
+        if values.shape[0] % 2:
+            pairs = xp.concat((pairs, values[2 * half :, ...]), axis=0)
+        values = pairs
+    if values.shape[0] == 0:
+        return xp.zeros(values.shape[1:], dtype=values.dtype, device=device_of(values))
+    return values[0, ...]
+
+
+class _Sum:
+    """A running sum of per-chunk column sums: plain in a wide accumulator; in float32,
+    chunks summed by a balanced tree and the chunk totals added with Neumaier's
+    compensation (bound: ``(ceil(log2 m) + 2) u sum|a|``, m rows per chunk)."""
+
+    def __init__(self, xp: ModuleType, shape: tuple, dtype: Any, device: Any, compensated: bool):
+        self.xp, self.compensated = xp, compensated
+        self.total = xp.zeros(shape, dtype=dtype, device=device)
+        self.error = xp.zeros(shape, dtype=dtype, device=device) if compensated else None
+
+    def add_rows(self, values: Any, weights: Any | None = None) -> None:
+        xp = self.xp
+        if not self.compensated:
+            part = xp.sum(values, axis=0) if weights is None else weights @ values
+            self.total = self.total + part
+            return
+        if weights is not None:
+            values = values * weights[:, None]
+        part = _pairwise_rows_sum(xp, values)
+        total = self.total + part
+        bigger = xp.abs(self.total) >= xp.abs(part)
+        self.error = self.error + xp.where(
+            bigger, (self.total - total) + part, (part - total) + self.total
+        )
+        self.total = total
+
+    def value(self) -> Any:
+        return self.total if self.error is None else self.total + self.error
+
+
+def _moments_pass(
+    xp: ModuleType, X: Any, weights: Any | None, dtype: Any, scaled: bool
+) -> ColumnMoments:
+    """Shifted (by the first row) two-pass column moments of X in ``dtype``, chunked.
+
+    ``scaled``: every value is first divided by its column's power of two of the largest
+    magnitude (an extra pass for the magnitudes), so no square or sum can leave the range
+    of ``dtype``; and the sums are compensated (:class:`_Sum`), with the corrected two-pass
+    variance ``(sum c^2 - (sum c)^2 / W) / W`` (Chan, Golub & LeVeque) around the mean.
+    """
+    n_samples, n_features = X.shape
+    device = device_of(X)
+    rows = chunk_rows(n_samples, 3 * n_features * bytes_per_item(xp, dtype), STREAM_CHUNK_MIB)
+    chunks = row_chunks(n_samples, rows)
+    compensated = scaled and dtype == xp.float32
+
+    def chunk_of(start, stop):
+        chunk = X if start is None else X[start:stop, ...]
+        weight = None if weights is None or start is None else weights[start:stop]
+        return xp.astype(chunk, dtype, copy=False), (weights if start is None else weight)
+
+    one = xp.ones((n_features,), dtype=dtype, device=device)
+    scale = one
+    if scaled:
+        magnitude = xp.zeros((n_features,), dtype=X.dtype, device=device)
+        for start, stop in chunks:
+            chunk = X if start is None else X[start:stop, ...]
+            magnitude = xp.maximum(magnitude, xp.max(xp.abs(chunk), axis=0))
+        scale = power_of_two_scale(xp, xp.astype(magnitude, dtype), dtype)
+    inverse = one / scale
+    # the shift: a data point, so deviations from it are as small as the spread allows
+    # and a constant column gets exactly its value and a variance of exactly 0
+    shift = xp.astype(X[0, :], dtype) * inverse
+    if weights is None:
+        total = xp.asarray(float(n_samples), dtype=dtype, device=device)
+    else:
+        total_sum = _Sum(xp, (), dtype, device, compensated)
+        for start, stop in chunks:
+            total_sum.add_rows(chunk_of(start, stop)[1][:, None])
+        total = xp.reshape(total_sum.value(), ())
+
+    def deviations(start, stop):
+        chunk, weight = chunk_of(start, stop)
+        if scaled:
+            chunk = chunk * inverse
+        return chunk - shift, weight
+
+    sums = _Sum(xp, (n_features,), dtype, device, compensated)
+    for start, stop in chunks:
+        sums.add_rows(*deviations(start, stop))
+    mean_deviation = sums.value() / total
+    squares = _Sum(xp, (n_features,), dtype, device, compensated)
+    residuals = _Sum(xp, (n_features,), dtype, device, compensated) if compensated else None
+    for start, stop in chunks:
+        centered, weight = deviations(start, stop)
+        centered = centered - mean_deviation
+        squares.add_rows(centered * centered, weight)
+        if residuals is not None:
+            residuals.add_rows(centered, weight)
+    m2 = squares.value()
+    if residuals is not None:
+        residual = residuals.value()
+        m2 = xp.maximum(m2 - residual * (residual / total), xp.zeros_like(m2))
+    # (shift + mean deviation) is the mean over the scale: within the data's range
+    mean = (shift + mean_deviation) * scale
+    return ColumnMoments(mean, m2 / total, scale, total)
+
+
+def column_moments(
+    xp: ModuleType, X: Any, sample_weight: Any | None = None, accumulate: Any = None
+) -> ColumnMoments:
+    """Weighted column means and variances of X, overflow-safe, in chunks.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features), n_samples >= 1
+        Finite float data.
+    sample_weight : array of shape (n_samples,), default=None
+        Non-negative weights with a positive sum (None: unit weights).
+    accumulate : dtype, default=None
+        Dtype of the sums; None: float64 where X's device has it, else X's dtype.
+
+    Returns
+    -------
+    ColumnMoments
+        In ``accumulate``. Data narrower than the accumulator (float32 summed in float64)
+        cannot leave its range: one shifted two-pass. Data as wide: float64 takes the
+        same fast passes, and only columns whose sums left the range (or whose variance
+        could have underflowed) are redone scaled; float32 accumulation is always scaled
+        and compensated (bound in :func:`_moments_pass`).
+    """
+    accumulate = _accumulate_dtype(xp, X) if accumulate is None else accumulate
+    weights = None if sample_weight is None else xp.astype(sample_weight, accumulate, copy=False)
+    if accumulate == xp.float32:
+        return _moments_pass(xp, X, weights, accumulate, scaled=True)
+    # float64 data summed in float64 can overflow here (inf - inf, squares at 1e200):
+    # such columns are flagged and redone below, so NumPy's warnings are not the user's
+    with np.errstate(over="ignore", invalid="ignore"):
+        moments = _moments_pass(xp, X, weights, accumulate, scaled=False)
+    if X.dtype == xp.float32:  # squares of float32 values stay inside float64's range
+        return moments
+    return repair_out_of_range(xp, X, weights, moments)
+
+
+def _out_of_range(xp: ModuleType, moments: ColumnMoments) -> Any:
+    """Columns whose plain float64 sums may have overflowed (not finite) or whose squared
+    deviations may have underflowed (total below ``W * tiny``: each square that became
+    subnormal lost at most ``tiny * eps / 2``), as a boolean array."""
+    m2 = moments.scaled_variance * moments.total
+    tiny = xp.finfo(m2.dtype).smallest_normal
+    finite = xp.isfinite(m2) & xp.isfinite(moments.mean)
+    return ~finite | (m2 < moments.total * tiny)
+
+
+def repair_out_of_range(
+    xp: ModuleType, X: Any, weights: Any | None, moments: ColumnMoments
+) -> ColumnMoments:
+    """``moments`` with the columns :func:`_out_of_range` flags recomputed scaled (a pass
+    over those columns only: none on ordinary data)."""
+    suspect = _out_of_range(xp, moments)
+    if not bool(xp.any(suspect)):
+        return moments
+    columns = xp.take(X, xp.nonzero(suspect)[0], axis=1)
+    redone = _moments_pass(xp, columns, weights, moments.mean.dtype, scaled=True)
+    # each flagged column takes its redone value: position = flagged columns before it
+    position = xp.cumulative_sum(xp.astype(suspect, xp.int64)) - 1
+    position = xp.clip(position, 0, None)
+    fixed = [
+        xp.where(suspect, xp.take(new, position, axis=0), old)
+        for old, new in zip(moments[:3], redone[:3], strict=True)
+    ]
+    return ColumnMoments(*fixed, moments.total)
+
+
+def scaled_product(xp: ModuleType, value: Any, scale: Any, dtype: Any) -> Any:
+    """``value * scale**2`` for non-negative ``value``, inf where it exceeds the range of
+    ``dtype`` (no overflow is evaluated, so no floating-point warning)."""
+    # (below 1 the product is at most value: no need for a limit that would overflow)
+    large = xp.where(scale > 1, scale, xp.ones_like(scale))
+    largest = xp.asarray(float(xp.finfo(dtype).max), dtype=value.dtype, device=device_of(value))
+    limit = (largest / large) / large
+    inside = value <= limit
+    safe = xp.where(inside, value, xp.zeros_like(value))
+    inf = xp.asarray(float("inf"), dtype=value.dtype, device=device_of(value))
+    return xp.where(inside, (safe * scale) * scale, inf)
+
+
 def column_mean_and_variance(
     xp: ModuleType, X: Any, dtype: Any, *, with_variance: bool
 ) -> tuple[Any, Any, Any]:
-    """Column means and (ddof=0) variances of X accumulated in ``dtype``, in chunks.
+    """Column means and (ddof=0) variances of X, returned in ``dtype``, in chunks.
 
-    Unlike a whole-array ``X - mean``, no temporary larger than a few MiB is made (the
-    data is never copied whole, nor upcast whole under "mixed").
+    Sums accumulate in float64 wherever X's device has it (overflow-safe, see
+    :func:`column_moments`); on a device without float64, in float32, compensated. No
+    temporary larger than a few MiB is made (X is never copied or upcast whole).
 
     Returns
     -------
     mean : array of shape (n_features,)
     variance : array of shape (n_features,) or None
-        Two-pass variances, when ``with_variance``.
+        Shifted two-pass variances, when ``with_variance``; inf beyond ``dtype``'s range.
     mean_sq_norm : 0-d array
-        Mean squared row norm ``mean_i ||x_i||^2`` (one-pass, from the first pass).
+        Mean squared row norm ``mean_i ||x_i||^2 = sum_f (mean_f^2 + variance_f)``.
     """
-    n_samples, n_features = X.shape
-    device = device_of(X)
-    rows = chunk_rows(n_samples, 2 * n_features * bytes_per_item(xp, dtype), STREAM_CHUNK_MIB)
-    chunks = row_chunks(n_samples, rows)
-    total = xp.zeros((n_features,), dtype=dtype, device=device)
-    squares = xp.zeros((), dtype=dtype, device=device)
-    for start, stop in chunks:
-        chunk = xp.astype(X if start is None else X[start:stop, :], dtype, copy=False)
-        total = total + xp.sum(chunk, axis=0)
-        squares = squares + xp.sum(chunk * chunk)
-    mean = total / n_samples
-    mean_sq_norm = squares / n_samples
-    if not with_variance:
-        return mean, None, mean_sq_norm
-    centered_squares = xp.zeros((n_features,), dtype=dtype, device=device)
-    for start, stop in chunks:
-        chunk = X if start is None else X[start:stop, :]
-        centered = xp.astype(chunk, dtype, copy=False) - mean
-        centered_squares = centered_squares + xp.sum(centered * centered, axis=0)
-    return mean, centered_squares / n_samples, mean_sq_norm
+    moments = column_moments(xp, X)
+    variance = scaled_product(xp, moments.scaled_variance, moments.scale, dtype)
+    mean_sq_norm = _sum_of_squares(xp, moments.mean, variance, dtype)
+    mean = xp.astype(moments.mean, dtype)
+    variance = xp.astype(variance, dtype) if with_variance else None
+    return mean, variance, mean_sq_norm
+
+
+def _sum_of_squares(xp: ModuleType, mean: Any, variance: Any, dtype: Any) -> Any:
+    """``sum_f (mean_f^2 + variance_f)`` in ``dtype``: inf (without a floating-point
+    warning) where a term could take it out of range (each is capped at max / d); NaN
+    anywhere reaches it."""
+    cap = float(xp.finfo(dtype).max) / (2 * max(1, mean.shape[0]))
+    big = (xp.abs(mean) > math.sqrt(cap)) | (variance > cap)
+    zero = xp.zeros_like(mean)
+    safe_mean = xp.where(big, zero, mean)
+    total = xp.sum(safe_mean * safe_mean + xp.where(big, zero, variance))
+    inf = xp.asarray(float("inf"), dtype=total.dtype, device=device_of(total))
+    return xp.astype(xp.where(xp.any(big), inf, total), dtype)
 
 
 # -------------------------------------------------------------------------------------

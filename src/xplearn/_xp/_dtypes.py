@@ -2,7 +2,8 @@
 
 ``"preserve"`` (default)
     float32 in -> float32 compute and fitted attributes; float64 in -> float64;
-    integer and bool in -> the device's default real floating dtype.
+    integer and bool in -> the device's default real floating dtype. Statistics over
+    samples accumulate in float64 where the device has it (:func:`statistics_dtype`).
 ``"float32"`` / ``"float64"``
     Always that dtype. float64 on a device without float64 is an error, never a silent
     downgrade.
@@ -47,6 +48,19 @@ def supports_float64(xp: ModuleType, device: Any) -> bool:
     except (TypeError, ValueError, AttributeError):  # pragma: no cover - defensive
         return True
     return "float64" in dtypes
+
+
+def statistics_dtype(xp: ModuleType, device: Any, plan: DtypePlan, policy: str | None) -> Any:
+    """The dtype sums over samples (means, variances) accumulate in under ``policy``.
+
+    float64 wherever ``device`` has it, under ``"preserve"`` and ``"mixed"`` as under
+    ``"float64"`` (reductions are bound by reading the data, so the wider accumulator is
+    nearly free); ``plan.accumulate`` under ``"float32"`` (always that dtype) and on a
+    device without float64, where the sums are compensated instead.
+    """
+    if check_policy(policy) == "float32" or not supports_float64(xp, device):
+        return plan.accumulate
+    return xp.float64
 
 
 def default_float_dtype(xp: ModuleType, device: Any) -> Any:

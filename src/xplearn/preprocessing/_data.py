@@ -2,95 +2,124 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils._param_validation import InvalidParameterError
 
 from xplearn._kernels._blocks import grouped_moments, to_host
+from xplearn._kernels._dispatch import column_moments
+from xplearn._kernels._xp_impl import ColumnMoments, power_of_two_scale, scaled_product
 from xplearn._xp import array_namespace, numpy_namespace, resolve_dtypes
-from xplearn._xp._ops import is_lazy, to_scalar, weighted_mean, weighted_variance
+from xplearn._xp._dtypes import statistics_dtype
+from xplearn._xp._ops import is_lazy, to_scalar
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.utils.validation import method_name, validate_data
 
 __all__ = ["MinMaxScaler", "StandardScaler"]
 
 
-def _constant_features(xp: Any, variance: Any, mean: Any, n_samples: Any) -> Any:
+def _check_bool(estimator: Any, method: str, *names: str) -> None:
+    """scikit-learn's ``"boolean"`` constraint: a bool (or NumPy bool), not a truthy value."""
+    for name in names:
+        value = getattr(estimator, name)
+        if not isinstance(value, (bool, np.bool_)):
+            raise InvalidParameterError(
+                f"{method_name(estimator, method)}: the {name!r} parameter must be an "
+                f"instance of 'bool'; got {value!r} ({type(value).__name__})."
+            )
+
+
+def _constant_features(xp: Any, moments: ColumnMoments, count: float) -> Any:
     """Features whose variance is indistinguishable from rounding noise.
 
-    A constant column can get a tiny non-zero variance from rounding; dividing by its
-    square root would blow the column up. The bound is the floating-point error of the
-    two-pass variance, as scikit-learn uses.
+    scikit-learn's rule (``_is_constant_feature``), evaluated on the scaled moments (both
+    sides scale by ``scale**2``, so nothing overflows): ``var <= n eps var + (n mean
+    eps)**2``, the error bound of a two-pass variance, with the accumulator's ``eps``
+    (float64 where the device has it, as scikit-learn). float32 accumulation is
+    compensated, its error grows as ``log2(n)`` (bound in the dtype-policy page), and
+    ``n`` is capped accordingly: with ``n eps32`` itself, every feature of 2**24 rows
+    would count as constant.
     """
-    eps = xp.finfo(variance.dtype).eps
-    upper_bound = n_samples * eps * variance + (n_samples * mean * eps) ** 2
+    variance = moments.scaled_variance
+    eps = float(xp.finfo(variance.dtype).eps)
+    if variance.dtype == xp.float32:
+        count = min(count, 2.0 * (math.log2(max(count, 2.0)) + 4.0))
+    mean = moments.mean / moments.scale
+    upper_bound = count * eps * variance + (count * eps * mean) ** 2
     return variance <= upper_bound
 
 
-def _forget(estimator: Any, names: tuple[str, ...]) -> None:
-    """Drop fitted state, so that the next (partial) fit starts afresh."""
-    for name in names + ("n_features_in_", "feature_names_in_", "_fit_context"):
-        estimator.__dict__.pop(name, None)
+def _batch_moments(xp: Any, X: Any, weights: Any, dtype: Any) -> ColumnMoments:
+    """Mean and (scaled) variance of one in-memory batch, accumulated in ``dtype``.
 
-
-def _batch_moments(
-    xp: Any, X: Any, weights: Any, dtype: Any, with_std: bool
-) -> tuple[Any, Any, Any]:
-    """Mean, variance (None without ``with_std``) and total weight of one batch.
-
-    The batch is shifted by its first row before summing (the "shifted data" algorithm):
-    a constant feature then gets exactly its value as mean and exactly 0 as variance, and
-    data far from 0 relative to its spread loses no precision to the offset, which
-    matters when ``dtype`` is float32.
+    Shifted by the first row (a constant feature gets exactly its value as mean and
+    exactly 0 as variance; data far from 0 loses nothing to the offset) and scaled
+    where the sums would leave the range (:func:`~xplearn._kernels._dispatch.column_moments`).
     """
-    X = xp.astype(X, dtype, copy=False)
-    shift = X[0, :]
-    centered = X - shift
-    mean, count = weighted_mean(xp, centered, weights, dtype)
-    variance = weighted_variance(xp, centered, weights, mean, dtype) if with_std else None
-    return mean + shift, variance, count
+    return column_moments(xp, X, weights, dtype)
 
 
-def _blocks_moments(X: Any, weights: Any, accumulate: Any, with_std: bool) -> tuple[Any, Any, Any]:
-    """A lazy batch's ``(mean, variance, count)`` as host arrays of ``accumulate``, as
-    :func:`_batch_moments` gives them in memory (variance None without ``with_std``), from
-    one computation: the blocks' means and squared deviations, merged on the host in
-    float64 (:func:`~xplearn._kernels._blocks.grouped_moments`)."""
+def _blocks_moments(X: Any, weights: Any, accumulate: Any) -> ColumnMoments:
+    """A lazy batch's moments as host arrays of ``accumulate``, as :func:`_batch_moments`
+    gives them in memory, from one computation: the blocks' means and squared
+    deviations, merged on the host in float64
+    (:func:`~xplearn._kernels._blocks.grouped_moments`); a second pass over X divided by
+    powers of two only for float64 columns whose squares left the range."""
+    host = numpy_namespace()
     moments = grouped_moments(X, sample_weight=weights, extremes=True)
     total = moments.weights[0]
-    mean, variance = moments.means[0], moments.squares[0] / total
+    mean, squares = moments.means[0], moments.squares[0]
+    lowest, highest = moments.minimums[0], moments.maximums[0]
     # a constant column gets exactly its value and variance 0, as the shifted sums in
     # memory give it (a mean summed from the blocks can be off by a rounding error)
-    constant = moments.minimums[0] == moments.maximums[0]
-    mean = np.where(constant, moments.minimums[0], mean)
-    variance = np.where(constant, 0.0, variance)
+    constant = lowest == highest
+    mean = np.where(constant, lowest, mean)
+    squares = np.where(constant, 0.0, squares)
+    magnitude = np.maximum(np.abs(lowest), np.abs(highest))
+    wide = power_of_two_scale(host, magnitude, np.float64)
+    scaled_squares = squares / wide / wide
+    flagged = ~np.isfinite(squares) | ~np.isfinite(mean) | (squares < total * _TINY64)
+    flagged &= ~constant
+    if np.any(flagged):
+        again = grouped_moments(X / wide, sample_weight=weights)
+        mean = np.where(flagged, again.means[0] * wide, mean)
+        scaled_squares = np.where(flagged, again.squares[0], scaled_squares)
     dtype = np.dtype(accumulate)
-    variance = variance.astype(dtype) if with_std else None
-    return mean.astype(dtype), variance, np.asarray(total, dtype=dtype)
+    scale = power_of_two_scale(host, magnitude.astype(dtype), dtype)
+    # from the float64 scale to that of the accumulator (the same where it is float64)
+    ratio = wide / scale.astype(np.float64)
+    scaled_variance = scaled_squares * ratio * ratio / total
+    return ColumnMoments(
+        mean.astype(dtype), scaled_variance.astype(dtype), scale, np.asarray(total, dtype=dtype)
+    )
+
+
+_TINY64 = float(np.finfo(np.float64).smallest_normal)
 
 
 class _Running(NamedTuple):
-    """What a scaler saw before this batch: its count (total weight), stored mean and
-    variance, and what storing the mean in float32 rounded off ("mixed"), or None."""
+    """What a scaler saw before this batch: its count (total weight), stored mean,
+    variance and scale, and what storing the mean in float32 rounded off, or None."""
 
     seen: Any
     mean: Any
     var: Any
+    scale: Any
     residual: Any
 
 
 def _running_state(scaler: Any, host: bool) -> _Running:
     """The scaler's running statistics; on the host (one computation of the small fitted
     Dask arrays) for a fit made of host statistics."""
-    mean, var, residual = scaler.mean_, scaler.var_, getattr(scaler, "_mean_residual", None)
+    arrays = (scaler.mean_, scaler.var_, scaler.scale_, getattr(scaler, "_mean_residual", None))
     if host:
-        present = [array for array in (mean, var, residual) if array is not None]
+        present = [array for array in arrays if array is not None]
         values = iter(to_host(*present))
-        mean, var, residual = (
-            None if array is None else next(values) for array in (mean, var, residual)
-        )
-    return _Running(scaler.n_samples_seen_, mean, var, residual)
+        arrays = tuple(None if array is None else next(values) for array in arrays)
+    return _Running(scaler.n_samples_seen_, *arrays)
 
 
 def _running_mean(xp: Any, running: _Running, dtype: Any) -> Any:
@@ -102,63 +131,100 @@ def _running_mean(xp: Any, running: _Running, dtype: Any) -> Any:
 
 
 def _combine_moments(
-    xp: Any, running: _Running, batch_mean: Any, batch_variance: Any, batch_count: Any, dtype: Any
-) -> tuple[Any, Any, Any]:
-    """Merge a batch's mean and variance into the scaler's running ones.
+    xp: Any, running: _Running, batch: ColumnMoments, dtype: Any, with_std: bool
+) -> ColumnMoments:
+    """Merge a batch's moments into the scaler's running ones.
 
     Chan, Golub & LeVeque's pairwise update: with ``delta = batch_mean - mean``,
     ``mean += delta * n_b / n`` and ``M2 = M2_a + M2_b + delta**2 * n_a * n_b / n``, where
-    ``M2 = variance * count``. Counts are sums of weights when the batches were weighted.
+    ``M2 = variance * count``; counts are sums of weights when the batches were weighted.
+    Everything is divided by a common power of two first (from the largest mean or
+    standard deviation of either side), so no difference or square can overflow.
     """
-    seen = running.seen
+    seen, count = running.seen, batch.total
     mean = _running_mean(xp, running, dtype)
-    total = batch_count + seen
-    delta = batch_mean - mean
-    new_mean = mean + delta * (batch_count / total)
-    if batch_variance is None:
-        return new_mean, None, total
-    variance = xp.astype(running.var, dtype)
+    batch_std = xp.sqrt(batch.scaled_variance) * batch.scale
+    magnitude = xp.maximum(xp.abs(mean), xp.abs(batch.mean))
+    std = None
+    if with_std and running.var is not None:
+        # the stored scale_ is the standard deviation (rounded) except for constant
+        # features (1): it stays exact where var_ left the range of its dtype
+        var, scale = xp.astype(running.var, dtype), xp.astype(running.scale, dtype)
+        std = xp.where(scale == 1, xp.sqrt(var), scale)
+        magnitude = xp.maximum(magnitude, xp.maximum(std, batch_std))
+    factor = power_of_two_scale(xp, magnitude, dtype)
+    total = count + seen
+    delta = batch.mean / factor - mean / factor
+    new_mean = (mean / factor + delta * (count / total)) * factor
+    if std is None:
+        return ColumnMoments(new_mean, xp.zeros_like(new_mean), factor, total)
+    ratio = batch.scale / factor
+    std = std / factor
     m2 = (
-        variance * seen
-        + batch_variance * batch_count
-        + delta * delta * (seen * batch_count / total)
+        std * std * seen
+        + batch.scaled_variance * ratio * ratio * count
+        + delta * delta * (seen * count / total)
     )
-    return new_mean, m2 / total, total
+    return ColumnMoments(new_mean, m2 / total, factor, total)
 
 
 def _scaler_statistics(
     xp: Any,
     device: Any,
-    batch: tuple[Any, Any, Any],
+    batch: ColumnMoments,
     running: _Running | None,
     with_std: bool,
     compute: Any,
     accumulate: Any,
 ) -> tuple[Any, Any, Any, Any]:
-    """``(mean_, var_, scale_, residual)`` of a StandardScaler from one batch's ``(mean,
-    variance, count)`` in ``accumulate`` and what it saw before (None on a first call).
+    """``(mean_, var_, scale_, residual)`` of a StandardScaler from one batch's moments
+    in ``accumulate`` and what it saw before (None on a first call).
 
     The final step of every fit: in memory in the data's namespace, after a blockwise
     pass on the host (NumPy) from the merged block statistics. ``var_`` and ``scale_``
     are None without ``with_std``; ``residual`` (what storing the mean in ``compute``
-    rounded off) is None unless ``accumulate`` is wider than ``compute``.
+    rounded off) is None unless ``accumulate`` is wider than ``compute``. ``var_`` is
+    inf only where the variance itself exceeds ``compute``'s range; ``scale_`` (at most
+    the largest magnitude of the data) is always exact.
     """
-    mean, variance, count = batch
+    moments = batch
     if running is not None:
-        mean, variance, count = _combine_moments(xp, running, mean, variance, count, accumulate)
+        moments = _combine_moments(xp, running, batch, accumulate, with_std)
+    mean = moments.mean
     var = scale = residual = None
     if with_std:
-        constant = _constant_features(xp, variance, mean, count)
+        constant = _constant_features(xp, moments, float(to_scalar(moments.total)))
         one = xp.asarray(1.0, dtype=accumulate, device=device)
-        var = xp.astype(variance, compute)
-        scale = xp.astype(xp.where(constant, one, xp.sqrt(variance)), compute)
+        largest = xp.asarray(float(xp.finfo(compute).max), dtype=accumulate, device=device)
+        std = xp.minimum(xp.sqrt(moments.scaled_variance) * moments.scale, largest)
+        var = xp.astype(
+            scaled_product(xp, moments.scaled_variance, moments.scale, compute), compute
+        )
+        scale = xp.astype(xp.where(constant, one, std), compute)
     stored_mean = xp.astype(mean, compute)
     if accumulate != compute:
-        # "mixed": keep what storing the mean in float32 rounded off, so that later
-        # partial_fit calls combine with the float64 mean (the variance needs no such
-        # care: its float32 rounding is relative to itself)
+        # keep what storing the mean in float32 rounded off, so that later partial_fit
+        # calls combine with the float64 mean (the variance needs no such care: its
+        # float32 rounding is relative to itself)
         residual = xp.astype(mean - xp.astype(stored_mean, accumulate), compute)
     return stored_mean, var, scale, residual
+
+
+def _restore_on_failure(estimator: Any, names: tuple[str, ...]):
+    """The estimator's fitted state (``names`` and what validation records), to put back
+    if a (re)fit fails after validation: a failed fit leaves the previous model intact."""
+    keys = names + ("n_features_in_", "feature_names_in_", "_fit_context")
+    saved = {key: estimator.__dict__[key] for key in keys if key in estimator.__dict__}
+
+    def restore() -> None:
+        for key in keys:
+            estimator.__dict__.pop(key, None)
+        estimator.__dict__.update(saved)
+
+    return restore
+
+
+_STANDARD_STATE = ("n_samples_seen_", "mean_", "var_", "scale_", "_mean_residual")
 
 
 class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -249,8 +315,7 @@ class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         self : StandardScaler
             The fitted scaler.
         """
-        _forget(self, ("n_samples_seen_", "mean_", "var_", "scale_", "_mean_residual"))
-        return self._partial_fit(X, sample_weight, "fit")
+        return self._partial_fit(X, sample_weight, "fit", first_call=True)
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the mean and standard deviation with one more batch of samples.
@@ -274,10 +339,25 @@ class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         self : StandardScaler
             The updated scaler.
         """
-        return self._partial_fit(X, sample_weight, "partial_fit")
-
-    def _partial_fit(self, X, sample_weight, method):
         first_call = not hasattr(self, "n_samples_seen_")
+        return self._partial_fit(X, sample_weight, "partial_fit", first_call=first_call)
+
+    def _partial_fit(self, X, sample_weight, method, *, first_call):
+        _check_bool(self, method, "copy", "with_mean", "with_std")
+        restore = _restore_on_failure(self, _STANDARD_STATE)
+        try:
+            fitted = self._fitted_state(X, sample_weight, method, first_call)
+        except BaseException:
+            restore()
+            raise
+        # assigned only once everything is computed: a failed call changes nothing
+        for name in _STANDARD_STATE:
+            self.__dict__.pop(name, None)
+        self.__dict__.update(fitted)
+        return self
+
+    def _fitted_state(self, X, sample_weight, method, first_call) -> dict[str, Any]:
+        """The fitted attributes after this batch (fit: the only one), as a dict."""
         needs_moments = self.with_mean or self.with_std
         # the one pass over lazy data checks its values (without moments there is none)
         data = validate_data(
@@ -290,47 +370,51 @@ class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         )
         xp, device, weights = data.xp, data.device, data.sample_weight
         if first_call:
-            compute, accumulate = data.dtypes.compute, data.dtypes.accumulate
+            compute, plan = data.dtypes.compute, data.dtypes
         else:
             # later batches are computed in the dtypes of the first one
             compute = self._fit_context[2]
             plan = resolve_dtypes(xp, device, compute, self.dtype_policy)
-            accumulate = plan.accumulate if plan.compute == compute else compute
+            if plan.compute != compute:
+                plan = type(plan)(compute, compute)
+        accumulate = statistics_dtype(xp, device, plan, self.dtype_policy)
         X = xp.astype(data.X, compute, copy=False)
+        seen_before = 0 if first_call else self.n_samples_seen_
 
         if weights is None:
             batch_seen = X.shape[0]
         if not needs_moments:
             if weights is not None:
                 batch_seen = to_scalar(xp.sum(xp.astype(weights, accumulate)))
-            self.n_samples_seen_ = batch_seen + (0 if first_call else self.n_samples_seen_)
-            self.mean_ = self.var_ = self.scale_ = None
-            return self
+            return {
+                "n_samples_seen_": batch_seen + seen_before,
+                "mean_": None,
+                "var_": None,
+                "scale_": None,
+            }
 
         lazy = is_lazy(xp)
         if lazy:
             # one pass over the blocks; the rest on the host, as in memory
-            batch = _blocks_moments(X, weights, accumulate, self.with_std)
+            batch = _blocks_moments(X, weights, accumulate)
             fit_xp, fit_device = numpy_namespace(), "cpu"
             accumulate, compute = np.dtype(accumulate), np.dtype(compute)
         else:
-            batch = _batch_moments(xp, X, weights, accumulate, self.with_std)
+            batch = _batch_moments(xp, X, weights, accumulate)
             fit_xp, fit_device = xp, device
         if weights is not None:
-            batch_seen = to_scalar(batch[2])
+            batch_seen = to_scalar(batch.total)
         running = None if first_call else _running_state(self, host=lazy)
         fitted = _scaler_statistics(
             fit_xp, fit_device, batch, running, self.with_std, compute, accumulate
         )
         if lazy:  # small in-memory Dask arrays, not graphs over X
             fitted = [None if array is None else xp.asarray(array) for array in fitted]
-        self.mean_, self.var_, self.scale_, residual = fitted
-        if residual is None:
-            self.__dict__.pop("_mean_residual", None)
-        else:
-            self._mean_residual = residual
-        self.n_samples_seen_ = batch_seen + (0 if first_call else self.n_samples_seen_)
-        return self
+        state = dict(zip(("mean_", "var_", "scale_"), fitted[:3], strict=True))
+        if fitted[3] is not None:
+            state["_mean_residual"] = fitted[3]
+        state["n_samples_seen_"] = batch_seen + seen_before
+        return state
 
     def transform(self, X, copy=None):
         """Standardize X with the fitted statistics.
@@ -402,13 +486,24 @@ def _minmax_statistics(
     if seen is not None:
         data_min = xp.minimum(seen[0], data_min)
         data_max = xp.maximum(seen[1], data_max)
-    data_range = data_max - data_min
-    # ranges within rounding noise of zero count as constant features (scale 1), as
-    # in scikit-learn; dividing by them would blow the feature up
-    eps = xp.finfo(data_range.dtype).eps
-    one = xp.asarray(1.0, dtype=data_range.dtype, device=device)
-    safe_range = xp.where(data_range < 10 * eps, one, data_range)
-    scale = (high - low) / safe_range
+    # halves never overflow (float32 values of opposite signs near 3e38 would): the
+    # range is inf only where it exceeds the dtype, and the scale stays exact
+    half_range = data_max / 2 - data_min / 2
+    largest = float(xp.finfo(half_range.dtype).max)
+    inside = half_range <= largest / 2
+    zero = xp.zeros_like(half_range)
+    inf = xp.asarray(float("inf"), dtype=half_range.dtype, device=device)
+    data_range = xp.where(inside, xp.where(inside, half_range, zero) * 2, inf)
+    # a range within rounding noise of the values counts as a constant feature (scale
+    # 1): 10 eps relative to the largest magnitude (scikit-learn: 10 eps absolute, which
+    # calls every feature of magnitude 1e-16 constant and scales the rounding noise of
+    # 1e5 up); so does a range whose reciprocal would overflow
+    eps = float(xp.finfo(half_range.dtype).eps)
+    magnitude = xp.maximum(xp.abs(data_min), xp.abs(data_max))
+    half_span = high / 2 - low / 2
+    constant = (half_range <= 5 * eps * magnitude) | (half_range < half_span / largest)
+    half = xp.asarray(0.5, dtype=half_range.dtype, device=device)
+    scale = half_span / xp.where(constant, half, half_range)
     return scale, low - data_min * scale, data_min, data_max, data_range
 
 
@@ -497,8 +592,7 @@ class MinMaxScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, Bas
         self : MinMaxScaler
             The fitted scaler.
         """
-        _forget(self, _MINMAX_STATE)
-        return self._partial_fit(X, "fit")
+        return self._partial_fit(X, "fit", first_call=True)
 
     def partial_fit(self, X, y=None):
         """Update the per-feature minimum and maximum with one more batch of samples.
@@ -518,11 +612,26 @@ class MinMaxScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, Bas
         self : MinMaxScaler
             The updated scaler.
         """
-        return self._partial_fit(X, "partial_fit")
-
-    def _partial_fit(self, X, method):
-        low, high = self._checked_range(method)
         first_call = not hasattr(self, "n_samples_seen_")
+        return self._partial_fit(X, "partial_fit", first_call=first_call)
+
+    def _partial_fit(self, X, method, *, first_call):
+        low, high = self._checked_range(method)
+        _check_bool(self, method, "copy", "clip")
+        restore = _restore_on_failure(self, _MINMAX_STATE)
+        try:
+            fitted, n_samples_seen = self._fitted_state(X, method, first_call, low, high)
+        except BaseException:
+            restore()
+            raise
+        # assigned only once everything is computed: a failed call changes nothing
+        self.scale_, self.min_, self.data_min_, self.data_max_, self.data_range_ = fitted
+        self.n_samples_seen_ = n_samples_seen
+        return self
+
+    def _fitted_state(self, X, method, first_call, low, high):
+        """``(scale_, min_, data_min_, data_max_, data_range_)`` and ``n_samples_seen_``
+        after this batch."""
         # the one pass over lazy data checks its values
         data = validate_data(self, X, method=method, reset=first_call, defer_finite_check=True)
         xp = data.xp
@@ -544,12 +653,30 @@ class MinMaxScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, Bas
             batch = (xp.min(X, axis=0), xp.max(X, axis=0))
             seen = None if first_call else (self.data_min_, self.data_max_)
             fitted = _minmax_statistics(xp, data.device, batch, seen, low, high)
-        self.scale_, self.min_, self.data_min_, self.data_max_, self.data_range_ = fitted
-        self.n_samples_seen_ = n_samples_seen
-        return self
+        return fitted, n_samples_seen
 
     def _checked_range(self, method: str) -> tuple[float, float]:
-        low, high = self.feature_range
+        feature_range = self.feature_range
+        prefix = method_name(self, method)
+        if not isinstance(feature_range, tuple) or len(feature_range) != 2:
+            raise InvalidParameterError(
+                f"{prefix}: the 'feature_range' parameter must be a tuple (min, max); got "
+                f"{feature_range!r}."
+            )
+        low, high = feature_range
+        for value in feature_range:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, (int, float, np.integer, np.floating)
+            ):
+                raise InvalidParameterError(
+                    f"{prefix}: the 'feature_range' parameter must hold two real numbers; "
+                    f"got {feature_range!r}."
+                )
+        if not (math.isfinite(low) and math.isfinite(high) and math.isfinite(high - low)):
+            raise ValueError(
+                f"{prefix}: feature_range must be finite, with a finite width; got "
+                f"feature_range={feature_range!r}."
+            )
         if not low < high:
             raise ValueError(
                 f"{method_name(self, method)}: minimum of the desired feature range must be "
