@@ -116,3 +116,29 @@ def test_a_device_block_takes_host_codes_and_weights():
         np.testing.assert_allclose(moments.weights[group], total, rtol=1e-13)
         np.testing.assert_allclose(moments.means[group], mean, rtol=1e-13)
         np.testing.assert_allclose(moments.squares[group], squares, rtol=1e-9)
+
+
+@pytest.mark.parametrize("magnitude", [1e250, 1e-250])
+def test_r_factor_of_extreme_data_on_uneven_blocks(magnitude):
+    """float64 data at 1e+-250 (squares out of float64's range) on uneven blocks: the
+    R factor is ``magnitude`` times that of the data at 1 (QR in powers of two), the means
+    scale alike, and the sums of squares are the scaled ones where representable (inf, no
+    warning, where they are not)."""
+    X, codes, weights = _data(offset=5.0)
+    reference = grouped_moments(X, codes, weights, n_groups=3, r_factor=True)
+    moments = grouped_moments(
+        da.from_array(X * magnitude, chunks=((130, 0, 1, 369), (4,))),
+        da.from_array(codes, chunks=100),
+        da.from_array(weights, chunks=100),
+        n_groups=3,
+        r_factor=True,
+    )
+    # R is unique up to the signs of its rows
+    np.testing.assert_allclose(
+        np.abs(moments.r_factors) / magnitude, np.abs(reference.r_factors), rtol=1e-9, atol=1e-9
+    )
+    np.testing.assert_allclose(moments.means / magnitude, reference.means, rtol=1e-12)
+    if magnitude > 1:
+        assert np.all(np.isinf(moments.squares))
+    else:
+        np.testing.assert_array_equal(moments.squares, 0.0)  # 1e-500: below float64

@@ -296,7 +296,7 @@ def test_positive_is_not_supported():
 
 def test_negative_tol_is_an_error():
     X, y = _make_data()
-    with pytest.raises(ValueError, match="LinearRegression.fit().*'tol' parameter"):
+    with pytest.raises(ValueError, match=r"LinearRegression\.fit\(\): .*'tol' parameter"):
         LinearRegression(tol=-1.0).fit(X, y)
 
 
@@ -328,3 +328,133 @@ def test_column_vector_y_keeps_2d_attributes():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_allclose(ours.predict(X), reference.predict(X), rtol=1e-10)
+
+
+# Numerical trust (issue 15): the information of every column kept, extremes fitted exactly
+
+
+def _mixed_scales(n_samples=100_000, seed=0):
+    """Columns of scale 1, 0.01, 300 + 0.1 * noise and 1e4 + noise (the issue's data),
+    a target with a coefficient of 100 on the 0.01 column."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((n_samples, 4))
+    X = noise * np.array([1.0, 0.01, 0.1, 1.0]) + np.array([0.0, 0.0, 300.0, 1e4])
+    y = X @ np.array([1.0, 100.0, 3.0, 2.0]) + 7.0 + 0.01 * rng.standard_normal(n_samples)
+    return X, y
+
+
+def _lstsq_with_intercept(X, y):
+    """Float64 least squares with an intercept column: the oracle (coef, intercept)."""
+    X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+    solution = np.linalg.lstsq(np.column_stack([X, np.ones(X.shape[0])]), y, rcond=None)[0]
+    return solution[:-1], solution[-1]
+
+
+def test_float32_mixed_column_scales_keep_every_column(backend):
+    """float32 data of mixed column scales and offsets (100k rows): the float64 fit of
+    the same float32 values to 1%, full rank (the eps * n_samples cutoff dropped the
+    0.01 column: coefficient ~0, rank 3)."""
+    X, y = _mixed_scales()
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    expected_coef, expected_intercept = _lstsq_with_intercept(X32, y32)
+    model = LinearRegression().fit(backend.asarray(X32), backend.asarray(y32))
+    assert model.coef_.dtype == backend.xp.float32
+    assert model.rank_ == 4
+    assert_allclose_xp(model.coef_, expected_coef, rtol=1e-2, atol=0)
+    predicted = to_numpy(model.predict(backend.asarray(X32[:100])))
+    np.testing.assert_allclose(
+        predicted, X32[:100].astype(np.float64) @ expected_coef + expected_intercept, rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("magnitude", [1e250, 1e-250])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["intercept", "no_intercept"])
+def test_extreme_magnitudes_fit_exactly(backend, magnitude, fit_intercept):
+    """float64 X at 1e+-250: the coefficients of the unscaled fit divided by the scale
+    (was: all zero, the mean of y, at 1e250; NaN at 1e-250)."""
+    skip_without_float64(backend, np.float64)
+    X, y = _make_data(5, n_samples=200, n_features=3)
+    if fit_intercept:
+        coef, intercept = _lstsq_with_intercept(X, y)
+    else:
+        coef, intercept = np.linalg.lstsq(X, y, rcond=None)[0], 0.0
+    model = LinearRegression(fit_intercept=fit_intercept).fit(
+        backend.asarray(X * magnitude), backend.asarray(y)
+    )
+    assert model.rank_ == 3
+    assert_allclose_xp(model.coef_, coef / magnitude, rtol=1e-9, atol=0)
+    assert_allclose_xp(model.intercept_, np.asarray(intercept), rtol=1e-9, atol=1e-12)
+    singular = np.linalg.svd(X - X.mean(axis=0) if fit_intercept else X, compute_uv=False)
+    assert_allclose_xp(model.singular_, singular * magnitude, rtol=1e-9, atol=0)
+    score = model.score(backend.asarray(X * magnitude), backend.asarray(y))
+    assert score > 0.9
+
+
+def test_rank_deficient_columns_of_different_scales_give_min_norm(backend):
+    """Collinear columns of different scales: the column scaling does not change which
+    solution is returned, the minimum-norm one in the units of X (np.linalg.pinv's)."""
+    rng = np.random.default_rng(6)
+    base = rng.standard_normal((60, 2))
+    X = np.column_stack([base[:, 0], 1e-3 * base[:, 0], base[:, 1], 50.0 * base[:, 1]])
+    y = base @ np.array([2.0, -1.0]) + 0.1 * rng.standard_normal(60)
+    centered = X - X.mean(axis=0)
+    expected = np.linalg.pinv(centered) @ (y - y.mean())
+    model = LinearRegression().fit(backend.asarray(X), backend.asarray(y))
+    assert model.rank_ == 2
+    assert_allclose_xp(model.coef_, expected, rtol=1e-6, atol=1e-12)
+
+
+def test_coefficients_out_of_float32_range_are_an_error(backend):
+    """float32 X at 1e-30 against y at 1e30: coefficients near 1e60 have no float32, a
+    clear error instead of an infinite or NaN model."""
+    X, y = _make_data(7, n_samples=50, n_features=2)
+    with pytest.raises(ValueError, match=r"LinearRegression\.fit\(\): .*not representable"):
+        LinearRegression().fit(
+            backend.asarray(X * 1e-30, dtype=np.float32),
+            backend.asarray(y * 1e30, dtype=np.float32),
+        )
+
+
+def test_failed_refit_keeps_the_previous_model(backend):
+    """A refit that fails (NaN in X; coefficients out of range) leaves the previously
+    fitted model as it was: its coefficients, its feature count, and predict."""
+    X, y = _make_data(8, n_samples=50, n_features=3)
+    X32, y32 = backend.asarray(X, dtype=np.float32), backend.asarray(y, dtype=np.float32)
+    model = LinearRegression().fit(X32, y32)
+    coef, predicted = to_numpy(model.coef_).copy(), to_numpy(model.predict(X32))
+    bad_X = X[:, :2].copy()
+    bad_X[3, 1] = np.nan
+    with pytest.raises(ValueError):
+        model.fit(backend.asarray(bad_X, dtype=np.float32), y32)
+    with pytest.raises(ValueError, match="not representable"):
+        model.fit(
+            backend.asarray(X[:, :2] * 1e-30, dtype=np.float32),
+            backend.asarray(y * 1e30, dtype=np.float32),
+        )
+    assert model.n_features_in_ == 3
+    np.testing.assert_array_equal(to_numpy(model.coef_), coef)
+    np.testing.assert_array_equal(to_numpy(model.predict(X32)), predicted)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"fit_intercept": "yes"},
+        {"copy_X": "no"},
+        {"positive": "no"},
+        {"tol": -1.0},
+        {"tol": float("nan")},
+        {"n_jobs": "two"},
+    ],
+    ids=lambda params: "-".join(f"{key}={value}" for key, value in params.items()),
+)
+def test_parameters_are_validated_as_scikit_learn_does(params):
+    """Each parameter is refused as scikit-learn refuses it: its InvalidParameterError (a
+    ValueError and a TypeError), the message naming the method."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = _make_data(9)
+    with pytest.raises(InvalidParameterError):
+        sklm.LinearRegression(**params).fit(X, y)
+    with pytest.raises(InvalidParameterError, match=r"LinearRegression\.fit\(\): "):
+        LinearRegression(**params).fit(X, y)

@@ -197,3 +197,58 @@ def test_positive_raises_on_dask(estimator):
     X, y, _ = _make_data()
     with pytest.raises(NotImplementedError, match=rf"{estimator.__name__}\.fit\(\): positive"):
         estimator(positive=True).fit(*_lazy(X, y, None)[:2])
+
+
+# Numerical trust (issue 15): the R-factor pass keeps every column and survives extremes
+
+#: Uneven row blocks, one of them empty.
+UNEVEN = ((30_000, 0, 17, 49_983, 20_000), (4,))
+
+
+def _mixed_scales(n_samples=100_000, seed=0):
+    """Columns of scale 1, 0.01, 300 + 0.1 * noise and 1e4 + noise (issue 15's data)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((n_samples, 4))
+    X = noise * np.array([1.0, 0.01, 0.1, 1.0]) + np.array([0.0, 0.0, 300.0, 1e4])
+    y = X @ np.array([1.0, 100.0, 3.0, 2.0]) + 7.0 + 0.01 * rng.standard_normal(n_samples)
+    return X, y
+
+
+@ESTIMATORS
+def test_float32_mixed_column_scales_on_uneven_blocks(estimator):
+    """float32, 100k rows in uneven blocks: scikit-learn's float64 fit of the same float32
+    values to 1% (the eps * n_samples cutoff dropped the 0.01 column from
+    LinearRegression, rank 3)."""
+    X, y = _mixed_scales()
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    reference = getattr(sklm, estimator.__name__)().fit(X32.astype(float), y32.astype(float))
+    model = estimator().fit(da.from_array(X32, chunks=UNEVEN), da.from_array(y32, chunks=40_000))
+    assert model.coef_.dtype == np.float32
+    np.testing.assert_allclose(np.asarray(model.coef_), reference.coef_, rtol=1e-2, atol=0)
+    if estimator is LinearRegression:
+        assert model.rank_ == 4
+
+
+@pytest.mark.parametrize("magnitude", [1e250, 1e-250])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_extreme_magnitudes_on_uneven_blocks(magnitude, fit_intercept):
+    """float64 X at 1e+-250 in uneven blocks: the unscaled fit's coefficients divided by
+    the scale (np.linalg.lstsq), the same as in memory."""
+    X, y, _ = _make_data(seed=3, n_samples=600, n_features=3)
+    design = np.column_stack([X, np.ones(len(X))]) if fit_intercept else X
+    solution = np.linalg.lstsq(design, y, rcond=None)[0]
+    chunks = ((250, 0, 1, 349), (3,))
+    model = LinearRegression(fit_intercept=fit_intercept).fit(
+        da.from_array(X * magnitude, chunks=chunks), da.from_array(y, chunks=200)
+    )
+    np.testing.assert_allclose(np.asarray(model.coef_), solution[:3] / magnitude, rtol=1e-9)
+    if fit_intercept:
+        np.testing.assert_allclose(float(model.intercept_), solution[3], rtol=1e-9)
+    in_memory = LinearRegression(fit_intercept=fit_intercept).fit(X * magnitude, y)
+    np.testing.assert_allclose(np.asarray(model.coef_), in_memory.coef_, rtol=1e-9)
+    ridge = Ridge(alpha=1.0).fit(
+        da.from_array(X * magnitude, chunks=chunks), da.from_array(y, chunks=200)
+    )
+    np.testing.assert_allclose(
+        np.asarray(ridge.coef_), Ridge(alpha=1.0).fit(X * magnitude, y).coef_, rtol=1e-9
+    )

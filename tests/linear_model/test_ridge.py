@@ -270,3 +270,103 @@ def test_fit_on_dask_leaves_evaluated_attributes():
     np.testing.assert_allclose(
         to_numpy(model.coef_), sklm.Ridge().fit(X, y).coef_, rtol=1e-6, atol=1e-9
     )
+
+
+# Numerical trust (issue 15)
+
+
+def _mixed_scales(n_samples=100_000, seed=0):
+    """Columns of scale 1, 0.01, 300 + 0.1 * noise and 1e4 + noise (issue 15's data)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((n_samples, 4))
+    X = noise * np.array([1.0, 0.01, 0.1, 1.0]) + np.array([0.0, 0.0, 300.0, 1e4])
+    y = X @ np.array([1.0, 100.0, 3.0, 2.0]) + 7.0 + 0.01 * rng.standard_normal(n_samples)
+    return X, y
+
+
+def _exact_ridge(X, y, alpha, magnitude=1.0):
+    """Ridge on ``X * magnitude`` by the float64 normal equations of the centered data in
+    scaled form (``X`` of order 1): ``w = c (c**2 G + alpha I)^-1 b`` for c < 1, ``(G +
+    alpha / c**2 I)^-1 b / c`` otherwise (``G = Xc.T Xc``, ``b = Xc.T yc``), which keeps
+    every term in float64's range."""
+    centered, target = X - X.mean(axis=0), y - y.mean()
+    gram, moment = centered.T @ centered, centered.T @ target
+    eye = np.eye(X.shape[1])
+    if magnitude >= 1.0:
+        coef = np.linalg.solve(gram + (alpha / magnitude / magnitude) * eye, moment) / magnitude
+    else:
+        coef = magnitude * np.linalg.solve(magnitude**2 * gram + alpha * eye, moment)
+    return coef, y.mean() - (X.mean(axis=0) * magnitude) @ coef
+
+
+def test_float32_mixed_column_scales_match_the_float64_fit(backend):
+    """float32 data of mixed column scales and offsets (100k rows): scikit-learn's
+    float64 fit of the same float32 values to 1% (the 0.01 column was dropped)."""
+    X, y = _mixed_scales()
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    expected = sklm.Ridge(alpha=1.0).fit(X32.astype(np.float64), y32.astype(np.float64))
+    model = Ridge(alpha=1.0).fit(backend.asarray(X32), backend.asarray(y32))
+    assert model.coef_.dtype == backend.xp.float32
+    assert_allclose_xp(model.coef_, expected.coef_, rtol=1e-2, atol=0)
+    predicted = to_numpy(model.predict(backend.asarray(X32[:100])))
+    np.testing.assert_allclose(predicted, expected.predict(X32[:100].astype(np.float64)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("magnitude", [1e250, 1e-250])
+@pytest.mark.parametrize("alpha", [1.0, 1e3])
+def test_extreme_magnitudes_fit_exactly(backend, magnitude, alpha):
+    """float64 X at 1e+-250: the exact ridge solution of that data (at 1e250 the penalty
+    is negligible: the least-squares fit; at 1e-250 it dominates: ``X.T y / alpha``), not
+    zeros (the filter's s**2 overflowed) or NaN (underflowed). scikit-learn itself
+    fails at 1e250 (its Gram matrix overflows)."""
+    skip_without_float64(backend, np.float64)
+    X, y = _make_data(5, n_samples=200, n_features=3)
+    coef, intercept = _exact_ridge(X, y, alpha, magnitude)
+    model = Ridge(alpha=alpha).fit(backend.asarray(X * magnitude), backend.asarray(y))
+    assert_allclose_xp(model.coef_, coef, rtol=1e-9, atol=0)
+    assert_allclose_xp(model.intercept_, np.asarray(intercept), rtol=1e-9, atol=1e-12)
+
+
+def test_failed_refit_keeps_the_previous_model(backend):
+    X, y = _make_data(8, n_features=3)
+    X32, y32 = backend.asarray(X, dtype=np.float32), backend.asarray(y, dtype=np.float32)
+    model = Ridge(alpha=0.5).fit(X32, y32)
+    coef, predicted = to_numpy(model.coef_).copy(), to_numpy(model.predict(X32))
+    bad_X = X[:, :2].copy()
+    bad_X[3, 1] = np.inf
+    with pytest.raises(ValueError):
+        model.fit(backend.asarray(bad_X, dtype=np.float32), y32)
+    with pytest.raises(ValueError, match="not representable"):
+        model.set_params(alpha=0.0).fit(
+            backend.asarray(X[:, :2] * 1e-30, dtype=np.float32),
+            backend.asarray(y * 1e30, dtype=np.float32),
+        )
+    assert model.n_features_in_ == 3
+    np.testing.assert_array_equal(to_numpy(model.coef_), coef)
+    np.testing.assert_array_equal(to_numpy(model.predict(X32)), predicted)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"fit_intercept": "yes"},
+        {"copy_X": "no"},
+        {"positive": "no"},
+        {"max_iter": 0},
+        {"tol": -1.0},
+        {"alpha": "big"},
+        {"solver": "bogus"},
+        {"random_state": "seed"},
+    ],
+    ids=lambda params: "-".join(f"{key}={value}" for key, value in params.items()),
+)
+def test_parameters_are_validated_as_scikit_learn_does(params):
+    """Each parameter is refused as scikit-learn refuses it: its InvalidParameterError (a
+    ValueError and a TypeError), the message naming the method."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = _make_data(9)
+    with pytest.raises(InvalidParameterError):
+        sklm.Ridge(**params).fit(X, y)
+    with pytest.raises(InvalidParameterError, match=r"Ridge\.fit\(\): "):
+        Ridge(**params).fit(X, y)

@@ -274,9 +274,23 @@ def _upper_r(rows: np.ndarray, n_features: int) -> np.ndarray:
     when there are fewer rows than columns)."""
     r_factor = np.zeros((n_features, n_features))
     if rows.shape[0]:
-        computed = np.linalg.qr(rows, mode="r")
+        # columns brought to order 1 by exact powers of two first: the QR of data at
+        # 1e+-250 (whose squares leave float64) is then that of ordinary data, scaled back
+        scale = power_of_two_scale(np, np.max(np.abs(rows), axis=0))
+        computed = np.linalg.qr(rows / scale, mode="r") * scale
         r_factor[: computed.shape[0]] = computed
     return r_factor
+
+
+def _sum_of_squares(xp: Any, centered: Any, weights: Any = None) -> Any:
+    """Column sums of (weighted) squares, of the columns divided by a power of two near
+    their largest magnitude and multiplied back: no overflow or underflow in the sum of
+    data at 1e+-250; infinite only where the true sum exceeds the dtype (no warning)."""
+    scale = power_of_two_scale(xp, xp.max(xp.abs(centered), axis=0))
+    scaled = centered / scale
+    sums = xp.sum(scaled * scaled, axis=0) if weights is None else weights @ (scaled * scaled)
+    with np.errstate(over="ignore"):
+        return (sums * scale) * scale
 
 
 def _moments_of_groups_block(
@@ -323,7 +337,7 @@ def _moments_of_groups_block(
             mean = xp.sum(rows, axis=0) / total
             centered = rows - mean
             scaled = centered
-            group_squares = xp.sum(centered * centered, axis=0)
+            group_squares = _sum_of_squares(xp, centered)
         else:
             total = float(xp.sum(row_weights))
             if total > 0:
@@ -332,7 +346,7 @@ def _moments_of_groups_block(
                 mean = xp.zeros(n_features, dtype=xp.float64)
             centered = rows - mean
             scaled = centered * xp.sqrt(row_weights)[:, None]
-            group_squares = row_weights @ (centered * centered)
+            group_squares = _sum_of_squares(xp, centered, row_weights)
         totals[group] = total
         means[group] = to_numpy(mean)
         squares[group] = to_numpy(group_squares)
@@ -356,7 +370,8 @@ def merge_moments(first: Moments, second: Moments) -> Moments:
     share = (second.weights / safe)[:, None]
     means = first.means + delta * share
     cross = (first.weights * second.weights / safe)[:, None]
-    squares = first.squares + second.squares + delta * delta * cross
+    with np.errstate(over="ignore"):  # inf only where the true sum exceeds float64
+        squares = first.squares + second.squares + (np.abs(delta) * np.sqrt(cross)) ** 2
     r_factors = None
     if first.r_factors is not None:
         r_factors = np.empty_like(first.r_factors)

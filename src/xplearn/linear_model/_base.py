@@ -248,14 +248,16 @@ def _reduce_blocks(xp: ModuleType, data: Any, fit_intercept: bool) -> _Factored:
     )
 
 
-def _check_solution(estimator: Any, xp: ModuleType, *arrays: Any) -> None:
-    """A clear error instead of a NaN or infinite model (coefficients out of the range
-    of the dtype they are stored in)."""
+def _check_solution(estimator: Any, xp: ModuleType, dtype: Any, *arrays: Any) -> None:
+    """A clear error instead of a NaN or infinite model: coefficients out of the range of
+    the ``dtype`` they are to be stored in (checked before the cast)."""
+    largest = float(xp.finfo(dtype).max)
     for array in arrays:
-        if not bool(xp.all(xp.isfinite(array))):
+        if not bool(xp.all(xp.abs(array) <= largest)):
             raise ValueError(
                 f"{method_name(estimator, 'fit')}: the least-squares solution is not "
-                f"representable in {array.dtype} (coefficients overflow); rescale X or y."
+                f"representable in {dtype} (coefficients beyond its largest value "
+                f"{largest:.3g}, or NaN); rescale X or y."
             )
 
 
@@ -348,14 +350,14 @@ class _LinearModel(XPEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEstim
         intercept = factored.y_mean - coef @ factored.x_mean
         if sxp is not xp:  # host NumPy -> small in-memory (Dask) arrays
             dtype = np.dtype(data.X.dtype)
+            _check_solution(self, sxp, dtype, coef, intercept)
             coef, intercept = coef.astype(dtype), intercept.astype(dtype)
-            _check_solution(self, sxp, coef, intercept)
             if factored.y_is_1d:
                 coef, intercept = coef[0], intercept.reshape(())
             return xp.asarray(coef), xp.asarray(intercept)
         compute = data.dtypes.compute
+        _check_solution(self, xp, compute, coef, intercept)
         coef, intercept = xp.astype(coef, compute), xp.astype(intercept, compute)
-        _check_solution(self, xp, coef, intercept)
         if factored.y_is_1d:
             # a reshape, not intercept[0]: NumPy would give a scalar, not a 0-d array
             return coef[0, :], xp.reshape(intercept, ())
