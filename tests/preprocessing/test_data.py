@@ -1,6 +1,7 @@
 """StandardScaler and MinMaxScaler against scikit-learn, on every backend and dtype policy."""
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -595,3 +596,334 @@ def test_property_partial_fit_any_split_equals_fit(X, data):
     np.testing.assert_array_equal(minmax.data_min_, full_minmax.data_min_)
     np.testing.assert_array_equal(minmax.data_max_, full_minmax.data_max_)
     np.testing.assert_array_equal(minmax.scale_, full_minmax.scale_)
+
+
+# ----------------------------------------------------------------- numerical accuracy
+#
+# Oracle: exactly rounded sums (math.fsum) of the input values in float64, two-pass
+# around the exact mean, on data scaled by a power of two where squares would leave
+# float64 (the scaling is exact), and scikit-learn on the same float32 data.
+
+F32_ULP = 2.0**-23
+
+
+def _exact_moments(X, weights=None):
+    """Column means and (ddof=0) variances of X's values, from exactly rounded sums."""
+    X = np.asarray(X, dtype=np.float64)
+    weights = np.ones(X.shape[0]) if weights is None else np.asarray(weights, np.float64)
+    total = math.fsum(weights)
+    means, variances = [], []
+    for column in X.T:
+        top = float(np.max(np.abs(column)))
+        scale = 2.0 ** math.floor(math.log2(top)) if top > 0 else 1.0
+        scaled = column / scale
+        # around the first value (exact differences here): a constant column gets
+        # exactly its value and 0, whatever the rounding of the weighted mean
+        shifted = scaled - scaled[0]
+        mean = math.fsum(weights * shifted) / total
+        deviations = shifted - mean
+        means.append((scaled[0] + mean) * scale)
+        # variance = scale**2 * scaled variance, kept as its square root to stay finite
+        variances.append((math.fsum(weights * deviations * deviations) / total, scale))
+    return np.array(means), variances
+
+
+def _exact_std(variances):
+    return np.array([math.sqrt(v) * s for v, s in variances])
+
+
+def _exact_var(variances):
+    return np.array([v * s * s for v, s in variances])
+
+
+def _hard_X(offset, dtype, n_samples=3000, seed=0):
+    """Columns of mixed scale around ``offset`` (a few ulps to 1e3 of its magnitude),
+    with exact duplicate rows and a constant column."""
+    rng = np.random.default_rng(seed)
+    spreads = np.array([1.0, 1e-2, 30.0, 1e3, 0.0]) * max(1.0, offset * 1e-6)
+    X = offset + rng.normal(size=(n_samples, 5)) * spreads
+    X[::7] = X[1::7][: X[::7].shape[0]]  # exact duplicates
+    X = X.astype(dtype)
+    X[:, 4] = dtype(offset)
+    return X
+
+
+@pytest.mark.parametrize("offset", [1e2, 1e4, 1e6, 1e8])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_standard_scaler_float32_statistics_exact_far_from_the_origin(backend, offset, weighted):
+    """float32 in, float32 out, float64 sums: mean_ and var_ are the exact statistics
+    of the float32 values rounded once to float32 (the old float32 sums: var_ off by
+    5e-5 at 1e4), and scale_ agrees with scikit-learn on the same float32 data."""
+    if not backend.has_float64:
+        pytest.skip("float32 accumulation on this device: see the no-float64 tests")
+    X = _hard_X(offset, np.float32)
+    w = make_weights(X.shape[0], seed=3) if weighted else None
+    ours = StandardScaler().fit(backend.asarray(X), sample_weight=_maybe(backend, w))
+    _check_dtype(ours.var_, backend, "float32")
+    mean, variances = _exact_moments(X, w)
+    # one rounding to float32 (half an ulp), plus the float64 sums' error (negligible)
+    assert_allclose_xp(ours.mean_, mean, rtol=F32_ULP)
+    assert_allclose_xp(ours.var_, _exact_var(variances), rtol=F32_ULP, atol=0)
+    ref = sk.StandardScaler().fit(X, sample_weight=w)
+    assert_allclose_xp(ours.scale_, ref.scale_, rtol=2 * F32_ULP)
+    assert to_numpy(ours.scale_)[4] == 1.0  # the constant column
+    Xt = to_numpy(ours.transform(backend.asarray(X))).astype(np.float64)
+    varying = np.ptp(X, axis=0) > 0  # at 1e8 the 1e-2 spread rounds away in float32
+    _, transformed = _exact_moments(Xt[:, varying], w)
+    np.testing.assert_allclose(_exact_std(transformed), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("policy", ["preserve", "mixed"])
+def test_standard_scaler_same_statistics_on_every_backend(backend, policy):
+    """NumPy's numba pass and every array-API path give the same float32 statistics
+    (each the exact value rounded to float32, so equal to one float32 rounding)."""
+    if not backend.has_float64:
+        pytest.skip("no float64 on this device")
+    X = _hard_X(1e4, np.float32, seed=5)
+    reference = StandardScaler(dtype_policy=policy).fit(X)
+    ours = StandardScaler(dtype_policy=policy).fit(backend.asarray(X))
+    for name in ("mean_", "var_", "scale_"):
+        assert_allclose_xp(getattr(ours, name), getattr(reference, name), rtol=F32_ULP)
+
+
+EXTREME_F32 = [1e20, 1e30, 1e-20, 1e-30]
+EXTREME_F64 = [1e150, 1e200, 1e250, 1e-150, 1e-200, 1e-250]
+
+
+def _extreme_X(magnitude, dtype, offset, n_samples=500, seed=0):
+    """Columns of the given magnitude: centred (spread = magnitude), offset by 30 times
+    the spread, tiny spread far out, and constant."""
+    rng = np.random.default_rng(seed)
+    columns = [
+        rng.normal(size=n_samples) * magnitude,
+        (30.0 + rng.normal(size=n_samples)) * magnitude if offset else rng.normal(size=n_samples),
+        magnitude * (1.0 + rng.uniform(size=n_samples) * 1e-3),
+        np.full(n_samples, magnitude),
+    ]
+    return np.stack(columns, axis=1).astype(dtype)
+
+
+@pytest.mark.parametrize(
+    ("magnitude", "dtype"),
+    [(m, "float32") for m in EXTREME_F32] + [(m, "float64") for m in EXTREME_F64],
+)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("policy", ["preserve", "float32"])
+def test_standard_scaler_extreme_magnitudes(backend, magnitude, dtype, weighted, policy):
+    """Shifted and scaled statistics: at 1e20 in float32 (1e200 in float64) the squares
+    leave the range, at 1e-20 (1e-200) they underflow; scale_ is still exact, var_ is
+    exact where the variance is representable in the stored dtype (inf beyond), no
+    feature is mistaken for a constant, and the transform has unit variance. No
+    floating-point warning escapes (the suite turns them into errors)."""
+    _dtype_or_skip(backend, dtype)
+    if policy == "float32" and dtype == "float64":
+        pytest.skip("float64 data under 'float32' is float32 data")
+    X = _extreme_X(magnitude, getattr(np, dtype), offset=True)
+    w = make_weights(X.shape[0], seed=4) if weighted else None
+    ours = StandardScaler(dtype_policy=policy).fit(
+        backend.asarray(X), sample_weight=_maybe(backend, w)
+    )
+    mean, variances = _exact_moments(X, w)
+    # float32 sums (policy "float32", devices without float64) are compensated:
+    # bound (log2(n) + 4) u on the variance, half that on the standard deviation
+    accumulates_in_float32 = policy == "float32" or not backend.has_float64
+    # float64: the third column (spread 1e-3 of its mean) has condition number ~3e3
+    rtol = 2e-6 if accumulates_in_float32 else 2 * F32_ULP if dtype == "float32" else 1e-12
+    std = _exact_std(variances)
+    scale = to_numpy(ours.scale_).astype(np.float64)
+    np.testing.assert_allclose(scale[:3], std[:3], rtol=rtol)
+    assert scale[3] == 1.0  # constant
+    np.testing.assert_allclose(to_numpy(ours.mean_), mean, rtol=rtol, atol=0)
+    var = to_numpy(ours.var_).astype(np.float64)
+    exact_var = _exact_var(variances)
+    largest, tiny = np.finfo(dtype).max, np.finfo(dtype).smallest_normal
+    representable = (exact_var < largest) & (exact_var > tiny)
+    np.testing.assert_allclose(var[representable], exact_var[representable], rtol=2 * rtol)
+    assert np.all(np.isinf(var[exact_var >= largest]))
+    Xt = to_numpy(ours.transform(backend.asarray(X))).astype(np.float64)
+    assert np.all(np.isfinite(Xt))
+    _, transformed = _exact_moments(Xt[:, :3], w)
+    np.testing.assert_allclose(_exact_std(transformed), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_standard_scaler_constant_rule_is_scikit_learns(backend, dtype):
+    """Near-constant features are constant exactly where scikit-learn says so (its
+    ``_is_constant_feature`` on float64 sums), on the same float32/float64 data."""
+    if not backend.has_float64:
+        pytest.skip("no float64 on this device")
+    rng = np.random.default_rng(2)
+    n = 400
+    columns = [
+        1e5 + rng.normal(size=n) * 1e-12,  # rounding noise of 1e5 (float64)
+        5.0 + rng.normal(size=n) * 1e-4,
+        1.0 + rng.normal(size=n) * 1e-9,
+        np.where(np.arange(n) == 3, 1.0 + 2.0**-20, 1.0),  # one value an ulp-ish off
+        np.where(np.arange(n) % 2 == 0, 7.0, 7.0 + 7.0 * 2.0**-23),  # float32 ulp of 7
+        np.full(n, 3.7),
+    ]
+    X = np.stack(columns, axis=1).astype(dtype)
+    ours = StandardScaler().fit(backend.asarray(X))
+    ref = sk.StandardScaler().fit(X)
+    np.testing.assert_array_equal(to_numpy(ours.scale_) == 1.0, ref.scale_ == 1.0)
+    # rtol: the columns' condition numbers |mean| / std reach 1e9
+    assert_allclose_xp(ours.scale_, ref.scale_, rtol=1e-6)
+
+
+def test_standard_scaler_no_float64_device_accumulates_compensated(no_float64):
+    """Without float64, float32 sums are shifted, scaled and compensated: on data at
+    1e4..1e8 the variances stay within the stated bound (log2(n) + 4) u, u = 2**-24,
+    where plain float32 sums lose up to 5e-5; weighted and partial_fit alike."""
+    xp, device = no_float64.xp, no_float64.device
+    n = 4000
+    bound = (math.log2(n) + 4) * 2.0**-24
+    for offset in (1e4, 1e6, 1e8):
+        X = _hard_X(offset, np.float32, n_samples=n, seed=int(math.log10(offset)))
+        w = make_weights(n, seed=2).astype(np.float32)
+        for weights in (None, w):
+            scaler = StandardScaler().fit(
+                xp.asarray(X, device=device),
+                sample_weight=None if weights is None else xp.asarray(weights, device=device),
+            )
+            mean, variances = _exact_moments(X, weights)
+            exact = _exact_var(variances)
+            var = to_numpy(scaler.var_).astype(np.float64)
+            np.testing.assert_allclose(var[:4], exact[:4], rtol=bound + F32_ULP)
+            assert var[4] == 0.0
+            np.testing.assert_allclose(to_numpy(scaler.mean_), mean, rtol=2 * F32_ULP)
+    # partial_fit merges around the stored float32 mean, whose rounding (u |mean|)
+    # enters the merge term: near the origin the bound holds, far out it grows as
+    # u |mean| / std (documented)
+    X = _hard_X(0.0, np.float32, n_samples=n, seed=1)
+    batches = StandardScaler()
+    for start in range(0, n, 1000):
+        batches.partial_fit(xp.asarray(X[start : start + 1000], device=device))
+    _, variances = _exact_moments(X)
+    assert_allclose_xp(batches.var_[:4], _exact_var(variances)[:4], rtol=2 * bound)
+
+
+@pytest.mark.parametrize(("magnitude", "dtype"), [(1e20, np.float32), (1e200, np.float64)])
+def test_standard_scaler_partial_fit_extreme_magnitudes(backend, magnitude, dtype):
+    """Batches merged in scaled form: partial_fit at 1e20 (float32) / 1e200 (float64),
+    where var_ itself is not representable, equals the exact statistics."""
+    _dtype_or_skip(backend, dtype.__name__)
+    X = _extreme_X(magnitude, dtype, offset=True, n_samples=600)
+    scaler = StandardScaler()
+    for start, stop in [(0, 1), (1, 250), (250, 600)]:
+        scaler.partial_fit(backend.asarray(X[start:stop]))
+    mean, variances = _exact_moments(X)
+    # float64: the third column's condition number |mean| / std is ~3e3
+    rtol = 2e-6 if not backend.has_float64 else 4 * F32_ULP if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(to_numpy(scaler.scale_)[:3], _exact_std(variances)[:3], rtol=rtol)
+    np.testing.assert_allclose(to_numpy(scaler.mean_), mean, rtol=rtol)
+    assert to_numpy(scaler.scale_)[3] == 1.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_min_max_scaler_extreme_magnitudes(backend, dtype):
+    """Values of opposite signs near the dtype's maximum (their range overflows), and
+    tiny ones: scale_ finite and exact, data_range_ inf only where the range is not
+    representable, the transform inside feature_range."""
+    if dtype == np.float64 and not backend.has_float64:
+        pytest.skip("no float64 on this device")
+    big = float(np.finfo(dtype).max) * 0.9
+    tiny = 1e-30 if dtype == np.float32 else 1e-250
+    X = np.array([[-big, tiny, 1.0], [big, 3 * tiny, 1.0], [0.5 * big, 2 * tiny, 1.0]], dtype=dtype)
+    for feature_range in [(0, 1), (-3.0, 5.0)]:
+        low, high = feature_range
+        ours = MinMaxScaler(feature_range=feature_range).fit(backend.asarray(X))
+        scale = to_numpy(ours.scale_).astype(np.float64)
+        # halves: the range of the first column exceeds even float64 for float64 data
+        half_range = X.astype(np.float64).max(0) / 2 - X.astype(np.float64).min(0) / 2
+        np.testing.assert_allclose(scale[:2], (high - low) / 2 / half_range[:2], rtol=1e-6)
+        assert scale[2] == high - low  # constant
+        data_range = to_numpy(ours.data_range_).astype(np.float64)
+        assert np.isinf(data_range[0])  # 1.8 * max: not representable
+        np.testing.assert_allclose(data_range[1], 2 * half_range[1], rtol=1e-6)
+        Xt = to_numpy(ours.transform(backend.asarray(X))).astype(np.float64)
+        assert np.all(np.isfinite(Xt))
+        np.testing.assert_allclose(Xt[:, :2].min(0), low, atol=1e-5 * (high - low))
+        np.testing.assert_allclose(Xt[:, :2].max(0), high, atol=1e-5 * (high - low))
+
+
+def test_min_max_scaler_relative_constant_rule(backend):
+    """A range within 10 eps of the values' magnitude is constant (the rounding noise
+    of 1e5 is not scaled up); a small range near 0 is real and scaled."""
+    X = np.stack(
+        [1e5 + np.array([0.0, 1e-11, 2e-11, 0.0]), np.array([0.0, 1e-17, 2e-17, 0.0])], axis=1
+    )
+    ours = MinMaxScaler().fit(backend.asarray(X))
+    scale = to_numpy(ours.scale_)
+    assert scale[0] == 1.0
+    np.testing.assert_allclose(scale[1], 1 / 2e-17, rtol=1e-12)
+
+
+# ----------------------------------------------------- parameters and failed refits
+
+
+@pytest.mark.parametrize(
+    ("cls", "params", "sklearn_rejects"),
+    [
+        (StandardScaler, {"with_mean": "yes"}, True),
+        (StandardScaler, {"with_std": 1}, True),
+        (StandardScaler, {"copy": "False"}, True),
+        (MinMaxScaler, {"clip": "no"}, True),
+        (MinMaxScaler, {"copy": None}, True),
+        (MinMaxScaler, {"feature_range": [0, 1]}, True),
+        # scikit-learn fails later here (unpacking, arithmetic), not in its validation
+        (MinMaxScaler, {"feature_range": (0, 1, 2)}, False),
+        (MinMaxScaler, {"feature_range": ("a", "b")}, False),
+    ],
+)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_invalid_parameters_raise_scikit_learns_error(cls, params, sklearn_rejects, method):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X = make_X()
+    with pytest.raises(InvalidParameterError, match=rf"^{cls.__name__}\.{method}\(\): ") as info:
+        getattr(cls(**params), method)(X)
+    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, TypeError)
+    if sklearn_rejects:  # with the same exception type
+        with pytest.raises(InvalidParameterError):
+            getattr(getattr(sk, cls.__name__)(**params), method)(X)
+
+
+@pytest.mark.parametrize(
+    "feature_range", [(1, 0), (0, 0), (0.0, float("inf")), (float("nan"), 1.0), (-1e308, 1e308)]
+)
+def test_min_max_scaler_feature_range_values(feature_range):
+    with pytest.raises(ValueError, match=r"^MinMaxScaler\.fit\(\): "):
+        MinMaxScaler(feature_range=feature_range).fit(make_X())
+
+
+@pytest.mark.parametrize("cls", [StandardScaler, MinMaxScaler])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_failed_refit_leaves_the_previous_model_intact(backend, cls, method):
+    X = make_X()
+    scaler = cls().fit(backend.asarray(X))
+    before = {
+        name: to_numpy(value) if hasattr(value, "shape") else value
+        for name, value in vars(scaler).items()
+        if name.endswith("_") and not name.startswith("__")
+    }
+    context = scaler._fit_context
+    bad = make_X(n_samples=10, seed=3)
+    bad[4, 2] = np.nan
+    with pytest.raises(ValueError, match=rf"{cls.__name__}\.{method}\(\)"):
+        getattr(scaler, method)(backend.asarray(bad))
+    bad_params = cls(copy="no")
+    with pytest.raises(ValueError):
+        bad_params.fit(backend.asarray(X))
+    assert not hasattr(bad_params, "n_features_in_")
+    after = {
+        name: to_numpy(value) if hasattr(value, "shape") else value
+        for name, value in vars(scaler).items()
+        if name.endswith("_") and not name.startswith("__")
+    }
+    assert after.keys() == before.keys()
+    for name, value in before.items():
+        np.testing.assert_array_equal(after[name], value, err_msg=name)
+    assert scaler._fit_context == context
+    expected = cls().fit(X).transform(X)
+    assert_allclose_xp(scaler.transform(backend.asarray(X)), expected, rtol=1e-12, atol=1e-12)

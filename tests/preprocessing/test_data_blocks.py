@@ -230,3 +230,67 @@ def test_non_finite_value_in_one_block_raises_naming_the_method(estimator, metho
     X_lazy, _ = _lazy(X)
     with pytest.raises(ValueError, match=rf"{estimator.__name__}\.{method}\(\): .*X"):
         getattr(estimator(), method)(X_lazy)
+
+
+@pytest.mark.parametrize("offset", [1e2, 1e4, 1e8])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_standard_scaler_on_dask_float32_far_from_the_origin_is_exact(offset, weighted):
+    """Uneven blocks, one empty: the float32 statistics are the exact ones rounded to
+    float32, as in memory (same values on both paths to one float32 rounding)."""
+    X, weights = _data(np.float32)
+    X = (X.astype(np.float64) + offset).astype(np.float32)
+    weights = weights if weighted else None
+    got = StandardScaler().fit(*_lazy(X), sample_weight=_lazy(X, weights)[1])
+    mean, variance = _exact_moments(X, weights)
+    constant = np.ptp(X, axis=0) == 0
+    ulp = 2.0**-23
+    np.testing.assert_allclose(np.asarray(got.mean_), mean, rtol=ulp)
+    np.testing.assert_allclose(np.asarray(got.var_)[~constant], variance[~constant], rtol=ulp)
+    in_memory = StandardScaler().fit(X, sample_weight=weights)
+    for name in STANDARD_ATTRIBUTES:
+        np.testing.assert_allclose(
+            np.asarray(getattr(got, name)), getattr(in_memory, name), rtol=ulp, err_msg=name
+        )
+
+
+@pytest.mark.parametrize("magnitude", [1e200, 1e-200])
+def test_standard_scaler_on_dask_float64_out_of_range_takes_a_second_pass(magnitude):
+    """float64 squares beyond the range: the flagged columns are redone on X divided by
+    powers of two (a second computation only then); scale_ exact, var_ inf only where
+    the variance is not representable."""
+    X, _ = _data(np.float64)
+    X = X * magnitude
+    with count_dask_computes() as counter:
+        got = StandardScaler().fit(_lazy(X)[0])
+    assert counter.count == 2
+    scaled = X / magnitude
+    mean, variance = _exact_moments(scaled, None)
+    np.testing.assert_allclose(np.asarray(got.mean_), mean * magnitude, rtol=1e-13)
+    constant = np.ptp(X, axis=0) == 0
+    expected_scale = np.where(constant, 1.0, np.sqrt(variance) * magnitude)
+    np.testing.assert_allclose(np.asarray(got.scale_), expected_scale, rtol=1e-13)
+    var = np.asarray(got.var_)
+    if magnitude > 1:
+        assert np.all(np.isinf(var[~constant]))
+    Xt = got.transform(_lazy(X)[0]).compute()
+    np.testing.assert_allclose(Xt.std(axis=0)[~constant], 1.0, rtol=1e-12)
+    # ordinary float64 data, with its constant column: one computation
+    with count_dask_computes() as counter:
+        StandardScaler().fit(_lazy(_data(np.float64)[0])[0])
+    assert counter.count == 1
+
+
+@pytest.mark.parametrize("estimator", [StandardScaler, MinMaxScaler])
+def test_failed_refit_on_dask_leaves_the_previous_model_intact(estimator):
+    """A NaN found during the pass (after validation recorded the new input) must not
+    leave a half-updated model."""
+    X, _ = _data(np.float64)
+    model = estimator().fit(_lazy(X)[0])
+    before = {name: np.asarray(value) for name, value in vars(model).items() if name[-1] == "_"}
+    bad = X[:, :3].copy()
+    bad[1500, 2] = np.nan
+    with pytest.raises(ValueError, match="contains NaN"):
+        model.fit(da.from_array(bad, chunks=(CHUNKS[0], (3,))))
+    assert model.n_features_in_ == 6
+    for name, value in before.items():
+        np.testing.assert_array_equal(np.asarray(getattr(model, name)), value, err_msg=name)

@@ -69,7 +69,8 @@ def _blocks_moments(X: Any, weights: Any, accumulate: Any) -> ColumnMoments:
     (:func:`~xplearn._kernels._blocks.grouped_moments`); a second pass over X divided by
     powers of two only for float64 columns whose squares left the range."""
     host = numpy_namespace()
-    moments = grouped_moments(X, sample_weight=weights, extremes=True)
+    with np.errstate(over="ignore", invalid="ignore"):  # out-of-range columns: redone below
+        moments = grouped_moments(X, sample_weight=weights, extremes=True)
     total = moments.weights[0]
     mean, squares = moments.means[0], moments.squares[0]
     lowest, highest = moments.minimums[0], moments.maximums[0]
@@ -642,7 +643,10 @@ class MinMaxScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, Bas
         if is_lazy(xp):
             # one pass: the blocks' extremes, merged on the host; the rest on the host, as
             # in memory (extremes are exact in float64, so the cast back loses nothing)
-            moments = grouped_moments(X, extremes=True)
+            with np.errstate(over="ignore", invalid="ignore"):
+                # only the extremes are used: means and squares of values near the
+                # dtype's maximum may overflow on the host, harmlessly
+                moments = grouped_moments(X, extremes=True)
             dtype = np.dtype(X.dtype)
             batch = (moments.minimums[0].astype(dtype), moments.maximums[0].astype(dtype))
             seen = None if first_call else to_host(self.data_min_, self.data_max_)
