@@ -37,10 +37,16 @@ def _compare(est, reference, X_backend, X, backend, rtol=1e-8):
         value = getattr(est, name)
         assert_on_backend(value, backend)
         assert_allclose_xp(value, getattr(reference, name), rtol=rtol, err_msg=name)
+    # the log-probabilities are differences of joint log-likelihoods: the joint's own
+    # rounding (eps * |jll|) bounds their absolute error, in scikit-learn's as in ours
+    # (which subtracts the best class first: -1e-18 where scikit-learn rounds to 0)
+    jll = reference.predict_joint_log_proba(X)
+    difference_atol = 16 * np.finfo(np.float64).eps * np.max(np.abs(jll))
     for method in METHODS:
         output = getattr(est, method)(X_backend)
         assert_on_backend(output, backend)
-        assert_allclose_xp(output, getattr(reference, method)(X), rtol=rtol, atol=1e-300)
+        atol = difference_atol if method == "predict_log_proba" else 1e-300
+        assert_allclose_xp(output, getattr(reference, method)(X), rtol=rtol, atol=atol)
     np.testing.assert_array_equal(to_numpy(est.predict(X_backend)), reference.predict(X))
 
 
@@ -460,10 +466,15 @@ def test_bad_priors(backend, priors, message):
         est.predict(X_backend)
 
 
-@pytest.mark.parametrize("smoothing", [-1e-9, float("nan"), "small", True])
+@pytest.mark.parametrize("smoothing", [-1e-9, float("nan"), float("inf"), "small"])
 def test_bad_var_smoothing(smoothing):
+    """Refused as scikit-learn refuses it (its InvalidParameterError and message)."""
     X, y = load_iris(return_X_y=True)
-    with pytest.raises(ValueError, match=r"GaussianNB\.fit\(\): var_smoothing must be"):
+    with pytest.raises(
+        ValueError,
+        match=r"GaussianNB\.fit\(\): The 'var_smoothing' parameter of GaussianNB must be a "
+        r"float in the range \[0.0, inf\)",
+    ):
         GaussianNB(var_smoothing=smoothing).fit(X, y)
 
 
@@ -565,3 +576,111 @@ def test_property_constant_feature_gives_no_nan(seed, n_samples, n_features, n_c
         assert not np.any(np.isnan(getattr(est, method)(X))), method
     reference = sklearn.naive_bayes.GaussianNB().fit(X, y)
     np.testing.assert_allclose(est.predict_proba(X), reference.predict_proba(X), atol=1e-8)
+
+
+# ---------------------------------------------------------------------------------------
+# Numerical trust (issue 15): extreme magnitudes, a failed refit keeps the model
+
+
+def _exact_log_proba(reference, Q):
+    """Joint log-likelihood and log-probabilities of the float64 scikit-learn fit at the
+    query values, in long double (squared deviations of 1e320 do not overflow there)."""
+    ld = np.longdouble
+    theta, var = reference.theta_.astype(ld), reference.var_.astype(ld)
+    deviation = Q.astype(ld)[:, None, :] - theta[None]
+    jll = (
+        np.log(reference.class_prior_.astype(ld))
+        - 0.5 * np.sum(np.log(2 * ld(np.pi) * var), axis=1)
+        - 0.5 * np.sum(deviation * deviation / var[None], axis=2)
+    )
+    best = jll.max(axis=1, keepdims=True)
+    log_proba = jll - best - np.log(np.sum(np.exp(jll - best), axis=1, keepdims=True))
+    return jll, log_proba
+
+
+@pytest.mark.parametrize(
+    ("dtype", "train_scale", "query_scale"),
+    [
+        (np.float32, 1.0, 1e20),
+        (np.float32, 1.0, 1e30),
+        (np.float32, 1.0, -1e20),
+        (np.float32, 1.0, 1e-20),
+        (np.float32, 1e-30, 1e-30),
+        (np.float32, 1e-30, 1e-10),
+        (np.float32, 1e20, 1e25),
+        (np.float64, 1.0, 1e20),
+        (np.float64, 1.0, 1e160),
+        (np.float64, 1e-150, 1e-150),
+    ],
+)
+def test_probabilities_at_extreme_magnitudes(backend, dtype, train_scale, query_scale):
+    """predict_proba / predict_log_proba / predict_joint_log_proba are finite (no NaN)
+    and right wherever the true values are representable, for queries far outside the
+    training range and data of extreme magnitude: float32 queries at 1e20 gave NaN
+    (every class's squared deviation overflowed to inf), float32 data at 1e-30 had zero
+    variances. Reference: the float64 scikit-learn fit on the same values, evaluated
+    exactly in long double."""
+    from xplearn._xp import to_numpy
+
+    if dtype == np.float64 and not backend.has_float64:
+        pytest.skip("float64 on a device without it")
+    X, y = make_classification(
+        n_samples=300,
+        n_features=5,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=3,
+        random_state=0,
+    )
+    X = (X * train_scale).astype(dtype)
+    # rows far outside the training range, and (unless the same) rows inside it
+    Q = np.concatenate([X[:12] / dtype(train_scale) * dtype(query_scale), X[12:16]])
+    Q = Q.astype(dtype)
+    reference = sklearn.naive_bayes.GaussianNB().fit(X.astype(np.float64), y)
+    jll, exact = _exact_log_proba(reference, Q)
+    model = GaussianNB().fit(backend.asarray(X), backend.asarray(y))
+    Q_backend = backend.asarray(Q)
+    log_proba = to_numpy(model.predict_log_proba(Q_backend))
+    proba = to_numpy(model.predict_proba(Q_backend))
+    joint = to_numpy(model.predict_joint_log_proba(Q_backend))
+    assert log_proba.dtype == dtype
+    assert proba.dtype == dtype
+    assert not np.any(np.isnan(log_proba))
+    assert np.all(np.isfinite(proba))
+    # exp of log-probabilities: their rounding (eps * |jll|) is the sums' relative error
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-4 if dtype == np.float32 else 1e-9)
+    # the dtype's rounding of the exact values: -inf beyond its range
+    with np.errstate(over="ignore"):
+        expected, expected_joint = exact.astype(dtype), jll.astype(dtype)
+    # absolute error of differences of rounded joints: a few eps of the largest |jll|
+    eps = float(np.finfo(dtype).eps)
+    atol = 64 * eps * np.minimum(np.abs(jll).max(axis=1, keepdims=True), 1e300).astype(float)
+    for got, want in ((log_proba, expected), (joint, expected_joint)):
+        np.testing.assert_array_equal(np.isneginf(got), np.isneginf(want))
+        finite = np.isfinite(want)
+        bound = atol + 1e-4 * np.abs(want.astype(np.float64))
+        assert np.all(
+            np.abs(got[finite] - want[finite]) <= np.broadcast_to(bound, want.shape)[finite]
+        )
+    np.testing.assert_allclose(proba, np.exp(exact).astype(np.float64), rtol=1e-3, atol=1e-6)
+    np.testing.assert_array_equal(to_numpy(model.predict(Q_backend)), jll.argmax(axis=1))
+
+
+def test_failed_refit_keeps_the_fitted_model(backend):
+    """A refit that fails (NaN in X) raises and leaves the previous model as it was: it
+    predicts the same (it was left unfitted)."""
+    from xplearn._xp import to_numpy
+
+    X_backend, y_backend, X, _y = _data(backend)
+    model = GaussianNB().fit(X_backend, y_backend)
+    before = to_numpy(model.predict_proba(X_backend))
+    theta = to_numpy(model.theta_)
+    bad = X.copy()
+    bad[5, 2] = np.nan
+    with pytest.raises(ValueError, match=r"GaussianNB\.fit\(\): Input X contains NaN"):
+        model.fit(backend.asarray(bad), y_backend)
+    np.testing.assert_array_equal(to_numpy(model.theta_), theta)
+    np.testing.assert_array_equal(to_numpy(model.predict_proba(X_backend)), before)
+    with pytest.raises(ValueError, match=r"'var_smoothing' parameter"):
+        model.set_params(var_smoothing=-1.0).fit(X_backend, y_backend)
+    np.testing.assert_array_equal(to_numpy(model.predict_proba(X_backend)), before)

@@ -36,7 +36,7 @@ def _tolerances(dtype):
 
 
 def _assert_in_memory(model):
-    for name in ATTRIBUTES + ("_log_normalizer", "_half_inverse_var"):
+    for name in ATTRIBUTES + ("_log_normalizer", "_root_half_precision", "_scale_bound"):
         value = getattr(model, name)
         assert isinstance(value, da.Array), name
         # a small in-memory array, not a graph over the training data

@@ -9,7 +9,9 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 
+from xplearn._config import DTYPE_POLICIES
 from xplearn._kernels._blocks import (
     Moments,
     grouped_moments,
@@ -28,7 +30,8 @@ from xplearn._xp import (
     resolve_dtypes,
     to_numpy,
 )
-from xplearn._xp._onnx import row_max, softmax_rows
+from xplearn._xp._dtypes import statistics_dtype
+from xplearn._xp._onnx import is_symbolic, row_max, softmax_rows
 from xplearn._xp._ops import is_lazy, materialize
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.utils._labels import (
@@ -37,7 +40,7 @@ from xplearn.utils._labels import (
     encode_with_classes,
     is_host_labels,
 )
-from xplearn.utils.validation import method_name, validate_data
+from xplearn.utils.validation import method_name, validate_data, validate_params
 
 __all__ = ["GaussianNB"]
 
@@ -51,7 +54,8 @@ _FITTED_STATE = (
     "epsilon_",
     "_theta_residual",
     "_log_normalizer",
-    "_half_inverse_var",
+    "_root_half_precision",
+    "_scale_bound",
 )
 
 
@@ -230,7 +234,8 @@ def _fitted_statistics(
     The final step of every fit: in memory in the data's namespace, after a blockwise pass
     on the host (NumPy) from the merged block statistics. Returns ``[theta_, var_,
     class_count_, class_prior_, epsilon_, theta residual (None unless accumulate is wider
-    than compute), log normalizer, half inverse variances]``.
+    than compute), log normalizer, inverse standard deviations, scale bound]`` (the
+    last three: :func:`_gaussian_constants`).
     """
     counts, batch_mean, batch_var, epsilon = batch
     # scikit-learn leaves a class whose batch weights sum to ~0 (np.isclose) unchanged
@@ -261,15 +266,20 @@ def _fitted_statistics(
         prior = seen / xp.sum(seen)
 
     stored_theta = xp.astype(theta, compute)
-    stored_var = xp.astype(var, compute)
+    with np.errstate(over="ignore"):  # float32 data at 1e20: var_ is inf (1e40), the
+        stored_var = xp.astype(var, compute)  # inference constants below are finite
     stored_prior = xp.astype(prior, compute)
     residual = None
     if accumulate != compute:
         # "mixed": keep what storing the means in float32 rounded off, so that later
         # partial_fit calls combine with the float64 means
         residual = xp.astype(theta - xp.astype(stored_theta, accumulate), compute)
-    # what inference in the fitted dtype would recompute on every call
-    log_normalizer, half_inverse_var = _gaussian_constants(xp, stored_var, stored_prior)
+    # what inference would recompute on every call, from the variances before they are
+    # stored: float32 data at 1e-30 has variances (1e-60) that float32 cannot hold, but
+    # its inverse standard deviations (1e30) and log-normalizers it can
+    constants = _gaussian_constants(
+        xp, var, xp.astype(prior, accumulate), xp.astype(theta, accumulate)
+    )
     return [
         stored_theta,
         stored_var,
@@ -277,8 +287,7 @@ def _fitted_statistics(
         stored_prior,
         xp.astype(xp.asarray(epsilon, dtype=accumulate, device=device), compute),
         residual,
-        log_normalizer,
-        half_inverse_var,
+        *(xp.astype(constant, compute) for constant in constants),
     ]
 
 
@@ -368,6 +377,13 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         onnx_methods=("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba"),
     )
 
+    #: scikit-learn's constraints (sklearn.naive_bayes.GaussianNB's) and dtype_policy
+    _parameter_constraints: ClassVar[dict] = {
+        "priors": ["array-like", None],
+        "var_smoothing": [Interval(numbers.Real, 0, None, closed="left")],
+        "dtype_policy": [StrOptions(set(DTYPE_POLICIES)), None],
+    }
+
     def __init__(self, *, priors=None, var_smoothing=1e-9, dtype_policy=None):
         self.priors = priors
         self.var_smoothing = var_smoothing
@@ -395,8 +411,20 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : GaussianNB
             The fitted estimator.
         """
+        # a fit that fails (invalid data, found in the one pass over a Dask array too)
+        # leaves the model fitted before it as it was
+        previous = {
+            name: self.__dict__[name]
+            for name in _FITTED_STATE + ("n_features_in_", "feature_names_in_", "_fit_context")
+            if name in self.__dict__
+        }
         self._forget()
-        return self._partial_fit(X, y, None, sample_weight, "fit")
+        try:
+            return self._partial_fit(X, y, None, sample_weight, "fit")
+        except BaseException:
+            self._forget()
+            self.__dict__.update(previous)
+            raise
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Update the model with one more batch of samples.
@@ -428,22 +456,13 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         for name in _FITTED_STATE + ("n_features_in_", "feature_names_in_", "_fit_context"):
             self.__dict__.pop(name, None)
 
-    def _check_params(self, prefix: str) -> float:
-        smoothing = self.var_smoothing
-        if (
-            isinstance(smoothing, bool)
-            or not isinstance(smoothing, numbers.Real)
-            or not math.isfinite(smoothing)
-            or smoothing < 0
-        ):
-            raise ValueError(
-                f"{prefix}var_smoothing must be a float >= 0; got var_smoothing={smoothing!r}."
-            )
-        return float(smoothing)
+    def _check_params(self, method: str) -> float:
+        validate_params(self, method)
+        return float(self.var_smoothing)
 
     def _partial_fit(self, X, y, classes, sample_weight, method):
         prefix = f"{method_name(self, method)}: "
-        smoothing = self._check_params(prefix)
+        smoothing = self._check_params(method)
         first_call = not hasattr(self, "classes_")
         if first_call and method == "partial_fit" and classes is None:
             raise ValueError(
@@ -472,12 +491,18 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         )
         xp, device, weights = data.xp, data.device, data.sample_weight
         if first_call:
-            compute, accumulate = data.dtypes.compute, data.dtypes.accumulate
+            plan = data.dtypes
         else:
             # later batches are computed in the dtypes of the first one
-            compute = self._fit_context[2]
-            plan = resolve_dtypes(xp, device, compute, self.dtype_policy, method=prefix[:-2])
-            accumulate = plan.accumulate if plan.compute == compute else compute
+            plan = resolve_dtypes(
+                xp, device, self._fit_context[2], self.dtype_policy, method=prefix[:-2]
+            )
+        compute = plan.compute if first_call else self._fit_context[2]
+        # the class means and variances are sums over samples: float64 where the device
+        # has it (float32 data at 1e-30 has variances of 1e-60), as the dtype policy says
+        accumulate = statistics_dtype(xp, device, plan, self.dtype_policy)
+        if not first_call and plan.compute != compute:
+            accumulate = compute
 
         codes, labels = self._encode(xp, device, data.y, classes, first_call, prefix)
         n_classes = labels.shape[0]
@@ -518,7 +543,8 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
             self.epsilon_,
             self._theta_residual,
             self._log_normalizer,
-            self._half_inverse_var,
+            self._root_half_precision,
+            self._scale_bound,
         ) = fitted
         if first_call:
             self.classes_ = labels
@@ -579,42 +605,69 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
     # -- inference ----------------------------------------------------------------------
 
     def _infer(self, method: str, xp: ModuleType, X: Any) -> Any:
-        joint = self._joint_log_likelihood(xp, X)
-        if method == "predict_joint_log_proba":
-            return joint
-        if method == "predict":
+        joint, scale = self._joint_log_likelihood(xp, X)
+        if method == "predict":  # a positive scale keeps the joint's argmax
             return decode_labels(self.classes_, xp.argmax(joint, axis=1))
+        if scale is None:  # every value in range: the joint itself, as scikit-learn
+            if method == "predict_joint_log_proba":
+                return joint
+            if method == "predict_proba":
+                return softmax_rows(xp, joint, lambda values: xp.exp(_log_proba(xp, values)))
+            return _log_proba(xp, joint)
+        scale = scale[:, None]
+        # back in log units: -inf where a value leaves the dtype (no warning: intended)
+        with np.errstate(over="ignore"):
+            if method == "predict_joint_log_proba":
+                return joint * scale * scale
+            # differences to the row's best class: 0 for the best, -inf only where a
+            # probability underflows
+            relative = (joint - row_max(xp, joint, axis=1, keepdims=True)) * scale * scale
         if method == "predict_proba":
-            return softmax_rows(xp, joint, lambda values: xp.exp(_log_proba(xp, values)))
-        return _log_proba(xp, joint)
+            return softmax_rows(xp, relative, lambda values: xp.exp(_log_proba(xp, values)))
+        return _log_proba(xp, relative)
 
-    def _joint_log_likelihood(self, xp: ModuleType, X: Any) -> Any:
+    def _joint_log_likelihood(self, xp: ModuleType, X: Any) -> tuple[Any, Any]:
+        """``(jll, None)``, the joint log-likelihood of each row and class, where every
+        value is in the dtype's range; else ``(jll / s**2, s)`` with a per-row scale
+        ``s`` (shape (n_rows,)): 1 for rows in range, a bound of the row's largest
+        scaled deviation ``|x - theta| / std`` for the others.
+
+        float32 rows at 1e20 have squared deviations of 1e40: unscaled, every class's
+        log-likelihood is -inf and the probabilities NaN, although their differences
+        (and so the probabilities) are representable. Computed arrays pay one check of
+        the result (the scaled pass runs again only when a row left the range); ONNX
+        graphs always take the scaled pass, which gives the same values for rows in range.
+        """
         (theta,) = self._fitted_arrays(X.dtype, "theta_")
-        if getattr(self, "_half_inverse_var", None) is not None and X.dtype == self.var_.dtype:
-            constant, half_inverse = self._log_normalizer, self._half_inverse_var  # at fit
+        bound = getattr(self, "_scale_bound", None)  # read here: lazy inference's twin has it
+        if getattr(self, "_root_half_precision", None) is not None and X.dtype == self.var_.dtype:
+            constant, inverse_std = self._log_normalizer, self._root_half_precision  # at fit
+        elif getattr(self, "_root_half_precision", None) is not None:
+            names = ("_log_normalizer", "_root_half_precision")
+            constant, inverse_std = self._fitted_arrays(X.dtype, *names)
+        else:  # a model without them (e.g. pickled by an older xplearn)
+            var, prior = self._fitted_arrays(X.dtype, "var_", "class_prior_")
+            constant, inverse_std, _ = _gaussian_constants(xp, var, prior, theta)
+        if not is_symbolic(xp):
+            with np.errstate(over="ignore"):  # an overflow takes the scaled pass below
+                half = _half_distances(xp, X, theta, inverse_std, None)
+            # half >= 0: its maximum is finite when every value is (NaN propagates)
+            if math.isfinite(float(xp.max(half))):
+                return constant - half, None
+        if bound is not None:
+            (bound,) = self._fitted_arrays(X.dtype, "_scale_bound")
         else:
             var, prior = self._fitted_arrays(X.dtype, "var_", "class_prior_")
-            constant, half_inverse = _gaussian_constants(xp, var, prior)
-        # the direct (x - theta)**2 form keeps scikit-learn's precision; its (rows,
-        # n_classes, n_features) deviations are made chunk by chunk of rows within
-        # working_memory (one chunk, hence a handful of ONNX nodes, when rows are symbolic)
-        # half the squared Mahalanobis distances: the 1/2 is folded into the weights (a
-        # power of two, so the same values as halving the sum); vecdot multiplies and sums
-        # in one call (one temporary less than sum(d * d * w), a few us of a one-row call)
-        weights = half_inverse[None, :, :]
-        if X.shape[0] == 1:  # one row is one chunk whatever working_memory says
-            deviation = X[:, None, :] - theta[None, :, :]
-            return constant - xp.vecdot(deviation * deviation, weights)
-        n_classes, n_features = theta.shape
-        per_row = 2 * n_classes * n_features * bytes_per_item(xp, X.dtype)
-        rows = chunk_rows(X.shape[0], per_row, STREAM_CHUNK_MIB)
-        blocks = []
-        for start, stop in row_chunks(X.shape[0], rows):
-            chunk = X if start is None else X[start:stop, :]
-            deviation = chunk[:, None, :] - theta[None, :, :]
-            blocks.append(xp.vecdot(deviation * deviation, weights))
-        half_distances = blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
-        return constant - half_distances
+            bound = _gaussian_constants(xp, var, prior, theta)[2]
+        # |x - theta| * w <= |x| * max_c(w) + max |theta * w|
+        largest = xp.max(xp.abs(X) * bound[1:], axis=1) + bound[0]
+        high = math.sqrt(float(xp.finfo(X.dtype).max) / (4.0 * theta.shape[1]))
+        one = xp.ones((), dtype=X.dtype, device=device_of(X))
+        scale = xp.where(largest > high, largest, one)
+        inverse = one / scale
+        half = _half_distances(xp, X, theta, inverse_std, inverse)
+        inverse = inverse[:, None]
+        return constant * inverse * inverse - half, scale
 
     def predict_joint_log_proba(self, X):
         """Joint log-probability ``log P(x, c)`` of each sample and class.
@@ -678,16 +731,59 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         return self._validated_infer("predict", X)
 
 
+def _half_distances(
+    xp: ModuleType, X: Any, theta: Any, inverse_std: Any, row_factor: Any | None
+) -> Any:
+    """Half the squared Mahalanobis distances ``sum(((x - theta) * w * f)**2)`` of every
+    row and class (n_rows, n_classes), ``w = inverse_std = 1 / sqrt(2 var)``, with a
+    per-row factor ``f`` (None: 1).
+
+    The direct form keeps scikit-learn's precision (no expansion), the deviations are
+    divided by the standard deviations before they are squared (no overflow of the
+    squares of large deviations with large variances); the (rows, n_classes,
+    n_features) deviations are made chunk by chunk of rows within working_memory (one
+    chunk, hence a handful of ONNX nodes, when rows are symbolic); vecdot squares and
+    sums in one call.
+    """
+    n_classes, n_features = theta.shape
+    if X.shape[0] == 1:  # one row is one chunk whatever working_memory says
+        weights = inverse_std if row_factor is None else inverse_std * row_factor
+        deviation = (X[:, None, :] - theta[None, :, :]) * weights[None]
+        return xp.vecdot(deviation, deviation)
+    per_row = 2 * n_classes * n_features * bytes_per_item(xp, X.dtype)
+    rows = chunk_rows(X.shape[0], per_row, STREAM_CHUNK_MIB)
+    blocks = []
+    for start, stop in row_chunks(X.shape[0], rows):
+        chunk = X if start is None else X[start:stop, :]
+        weights = inverse_std[None, :, :]
+        if row_factor is not None:
+            factor = row_factor if start is None else row_factor[start:stop]
+            weights = weights * factor[:, None, None]
+        deviation = (chunk[:, None, :] - theta[None, :, :]) * weights
+        blocks.append(xp.vecdot(deviation, deviation))
+    return blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
+
+
 def _log_proba(xp: ModuleType, joint: Any) -> Any:
     """Normalised log-probabilities from the joint log-likelihood (as scikit-learn)."""
     return joint - _logsumexp_rows(xp, joint)
 
 
-def _gaussian_constants(xp: ModuleType, var: Any, prior: Any) -> tuple[Any, Any]:
-    """(log prior - sum(log(2 pi var)) / 2 per class, 1 / (2 var)): the per-class terms of
-    the joint log-likelihood that do not depend on the sample."""
+def _gaussian_constants(xp: ModuleType, var: Any, prior: Any, theta: Any) -> tuple[Any, Any, Any]:
+    """The per-class terms of the joint log-likelihood that do not depend on the sample:
+    ``log prior - sum(log(2 pi var)) / 2`` (n_classes,), ``w = 1 / sqrt(2 var)``
+    (n_classes, n_features: the 1/2 of the exponent folded in, so that the half squared
+    distances are ``sum(((x - theta) * w)**2)``), and the bound of the scaled deviations
+    (n_features + 1,): ``[max |theta * w|, max over classes of w per feature]``."""
     constant = _safe_log(xp, prior) - 0.5 * xp.sum(xp.log((2.0 * math.pi) * var), axis=1)
-    return constant, 0.5 / var
+    inverse_std = 1.0 / xp.sqrt(2.0 * var)
+    bound = xp.concat(
+        [
+            xp.reshape(xp.max(xp.abs(theta * inverse_std)), (1,)),
+            xp.max(inverse_std, axis=0),
+        ]
+    )
+    return constant, inverse_std, bound
 
 
 def _combine(xp, seen, theta, var, counts, batch_mean, batch_var):
