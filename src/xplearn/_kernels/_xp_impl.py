@@ -634,6 +634,12 @@ def _ranking_frame(xp: ModuleType, Ya: Any, symbolic: bool):
     return shift, 2.0 ** -math.ceil(math.log2(spread))
 
 
+def _quiet():
+    """NumPy's floating-point warnings off: overflowing plain sums are detected and
+    recomputed scaled, and NaN inputs give NaN distances, on purpose."""
+    return np.errstate(all="ignore")
+
+
 def argkmin(X: Any, Y: Any, k: int, metric: str, keys: bool = False) -> tuple[Any, Any]:
     """The ``k`` nearest rows of Y to each row of X: (distances, int64 indices).
 
@@ -647,6 +653,11 @@ def argkmin(X: Any, Y: Any, k: int, metric: str, keys: bool = False) -> tuple[An
     numba ``certify``) is measured against every training row. With ``keys`` the
     distances come in the accumulation dtype, unrounded (the Dask merge).
     """
+    with _quiet():
+        return _argkmin(X, Y, k, metric, keys)
+
+
+def _argkmin(X: Any, Y: Any, k: int, metric: str, keys: bool) -> tuple[Any, Any]:
     xp = array_namespace(X)
     device = device_of(X)
     n_queries, n_features = X.shape
@@ -808,6 +819,13 @@ def radius_neighbors(
     (distance, index) with ``sort_results``. Needs a namespace with data-dependent
     output shapes (``nonzero``): eager namespaces.
     """
+    with _quiet():
+        return _radius_neighbors(X, Y, radius, metric, sort_results)
+
+
+def _radius_neighbors(
+    X: Any, Y: Any, radius: float, metric: str, sort_results: bool
+) -> tuple[Any, Any, Any]:
     xp = array_namespace(X)
     device = device_of(X)
     n_queries, n_features = X.shape

@@ -339,10 +339,10 @@ def argkmin_numpy(
         and n_features <= _MAX_RANKED_FEATURES
     ):
         shift, scale, packed, y_term, r_norm = index
-        out_d = np.empty((n_queries, k), dtype=out_dtype)
-        out_i = np.empty((n_queries, k), dtype=np.int64)
-        _nb.argkmin_few(X, Y, packed, y_term, shift, scale, r_norm, k, n_select, code, out_d, out_i)
-        return out_d, out_i
+        found, distances, indices = _nb.argkmin_few(
+            X, Y, packed, y_term, shift, scale, r_norm, k, n_select, code
+        )
+        return (found if keys else distances), indices
     # the ranking runs in float32 whatever the data's dtype
     plan = neighbor_tiles(n_queries, n_train, n_features, 4)
     x_norms = y_norms = np.empty(0, dtype=np.float64)

@@ -234,9 +234,10 @@ def pack_rows(Y, shift, scale, packed, y_term):  # pragma: no cover - compiled
         y_term[j] = np.float32(norm[0])
 
 
-# no "nnan"/"ninf": NaN ranking values must compare false (never candidates), and the
-# error bound holds for any order of the sums ("reassoc") and fused multiply-adds
-@njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz", "arcp"})
+# fastmath: the error bound holds for any order of the sums and fused multiply-adds; NaN
+# or infinite data (on which "nnan"/"ninf" make the scan's choices arbitrary) makes R,
+# the query check or the candidates' distances fail the certificate (argkmin_few)
+@njit(cache=True, nogil=True, fastmath=True)
 def argkmin_packed(X, packed, y_term, shift, scale, k, out_vals, out_idx, x_sq):  # pragma: no cover
     """:func:`argkmin_dot`'s selection for a few queries, on the calling thread, against
     training rows packed at fit (:func:`pack_rows`): one pass over ``packed`` per query,
@@ -626,19 +627,21 @@ def sort_rows(indptr, distances, indices):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def argkmin_few(
-    X, Y, packed, y_term, shift, scale, r_norm, k, n_select, metric, out_d, out_i
-):  # pragma: no cover - compiled
+    X, Y, packed, y_term, shift, scale, r_norm, k, n_select, metric
+):  # pragma: no cover
     """The whole search of a few euclidean queries on the calling thread, in one call:
     :func:`argkmin_packed` selects ``n_select`` candidates, whose float64 distances
     (:func:`_pair_key`) and (distance, index) order (as :func:`sort_rows`) give the ``k``
     neighbours when :func:`certify`'s bound holds; a query it does not certify is
     measured against every training row (:func:`exact_argkmin`'s row).
-    out_d : (nq, k) OUT, float32 / float64 (the distances rounded once) ; out_i : (nq, k)
-    int64 OUT."""
+    Returns (float64 distances (nq, k), the same rounded to X's dtype, int64 indices)."""
     nq, d = X.shape
     values = np.empty((nq, n_select), dtype=np.float32)
     candidates = np.empty((nq, n_select), dtype=np.int64)
     x_sq = np.empty(nq, dtype=np.float64)
+    out_k = np.empty((nq, k), dtype=np.float64)
+    out_d = np.empty((nq, k), dtype=X.dtype)
+    out_i = np.empty((nq, k), dtype=np.int64)
     argkmin_packed(X, packed, y_term, shift, scale, n_select, values, candidates, x_sq)
     indices = candidates.reshape(-1)
     indptr = np.arange(0, nq * n_select + 1, n_select)
@@ -650,13 +653,18 @@ def argkmin_few(
         _exact_row(X, Y, row, indptr, indices, metric, no_norms, no_norms, keys)
         _sort_row(indptr, keys, indices, row)
         v_last = np.float64(values[row, n_select - 1])
-        if not _certified(
+        finite = True  # the scan ran under fastmath: a non-finite query is not ranked
+        for f in range(d):
+            finite = finite and np.isfinite(X[row, f])
+        if not finite or not _certified(
             keys2, candidates, row, k, v_last, x_sq[row], r_norm, scale, metric, d, U32, nt
         ):
             _exact_topk(X, row, Y, k, metric, no_norms, no_norms, keys2, candidates, row)
         for r in range(k):
+            out_k[row, r] = keys2[row, r]
             out_d[row, r] = keys2[row, r]
             out_i[row, r] = candidates[row, r]
+    return out_k, out_d, out_i
 
 
 @njit(parallel=True, cache=True)
