@@ -1,5 +1,7 @@
 """Column statistics: the numba pass against the generic chunked code (the oracle)."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,120 @@ def test_one_pass_variances_keep_their_digits_far_from_the_origin(n_samples):
     np.testing.assert_allclose(variance[1], reference[1], rtol=1e-5)
     assert variance[2] == 0.0
     np.testing.assert_allclose(mean_sq_norm, (X * X).sum(axis=1).mean(), rtol=1e-14)
+
+
+def _exact(X):
+    """Means and variances of X's values by exactly rounded sums (math.fsum), two-pass
+    around the first row, on columns divided by a power of two (exact)."""
+    means, variances = [], []
+    for column in np.asarray(X, dtype=np.float64).T:
+        top = float(np.max(np.abs(column)))
+        scale = 2.0 ** math.floor(math.log2(top)) if top > 0 else 1.0
+        scaled = column / scale
+        shifted = scaled - scaled[0]
+        mean = math.fsum(shifted) / len(shifted)
+        means.append((scaled[0] + mean) * scale)
+        variances.append((math.fsum((shifted - mean) ** 2) / len(shifted), scale))
+    return np.array(means), variances
+
+
+def _far_float32(seed=0, n_samples=20_011):
+    rng = np.random.default_rng(seed)
+    spreads = np.array([1.0, 1e-2, 30.0, 1e3])
+    offsets = np.array([1e4, 1e2, -1e6, 1e8])
+    return (offsets + rng.standard_normal((n_samples, 4)) * spreads).astype(np.float32)
+
+
+@pytest.mark.parametrize("backend_name", ["numpy", "generic", "torch"])
+def test_float32_statistics_accumulate_in_float64_on_every_path(backend_name):
+    """float32 data, float32 results, float64 sums on the numba and the generic path:
+    both give the exact statistics rounded to float32 (the generic code summed in
+    float32: 5e-5 relative error at 1e4, so NumPy and torch disagreed)."""
+    X = _far_float32()
+    if backend_name == "torch":
+        torch = pytest.importorskip("torch")
+        import array_api_compat.torch as xp
+
+        data = torch.from_numpy(X)
+        mean, variance, norm = column_mean_and_variance(xp, data, xp.float32, with_variance=True)
+    elif backend_name == "generic":
+        mean, variance, norm = generic(np, X, np.float32, with_variance=True)
+    else:
+        mean, variance, norm = column_mean_and_variance(np, X, np.float32, with_variance=True)
+    exact_mean, exact = _exact(X)
+    exact_var = np.array([v * s * s for v, s in exact])
+    ulp = 2.0**-23
+    np.testing.assert_allclose(np.asarray(mean), exact_mean, rtol=ulp)
+    np.testing.assert_allclose(np.asarray(variance), exact_var, rtol=ulp)
+    X64 = X.astype(np.float64)
+    np.testing.assert_allclose(float(norm), (X64 * X64).sum(axis=1).mean(), rtol=ulp)
+
+
+@pytest.mark.parametrize("magnitude", [1e200, 1e-200, 1e250, 1e-250])
+@pytest.mark.parametrize("path", ["numba", "generic"])
+def test_float64_out_of_range_columns_are_redone_scaled(magnitude, path):
+    """Squares of float64 data at 1e+-200 leave the range: those columns are redone on
+    values divided by a power of two. Means exact, variances exact where representable
+    (inf beyond), no floating-point warning (the suite makes warnings errors)."""
+    rng = np.random.default_rng(1)
+    X = np.stack(
+        [
+            rng.standard_normal(3001) * magnitude,
+            (5 + rng.standard_normal(3001)) * magnitude,
+            rng.standard_normal(3001),  # an ordinary column: kept from the fast pass
+            np.full(3001, magnitude),
+        ],
+        axis=1,
+    )
+    run = column_mean_and_variance if path == "numba" else generic
+    mean, variance, _ = run(np, X, np.float64, with_variance=True)
+    exact_mean, exact = _exact(X)
+    for column, (scaled, scale) in enumerate(exact):
+        # a centred column's mean is exact relative to the spread
+        spread = math.sqrt(scaled) * scale
+        np.testing.assert_allclose(
+            mean[column], exact_mean[column], rtol=1e-14, atol=1e-14 * spread
+        )
+        if scaled * scale * scale < np.finfo(np.float64).max:
+            np.testing.assert_allclose(variance[column], scaled * scale * scale, rtol=1e-13)
+        else:
+            assert np.isinf(variance[column])
+    assert variance[3] == 0.0
+
+
+def test_float32_accumulation_is_compensated_within_its_bound():
+    """Without float64 (accumulate=float32): shifted, scaled, pairwise per chunk and
+    Neumaier across chunks, corrected two-pass: relative error within (log2 n + 4) u
+    on data at 1e4..1e8, at 1e20 and 1e-20 (plain float32 sums: 5e-5, or inf / 0)."""
+    from xplearn._kernels._xp_impl import column_moments
+    from xplearn._xp import numpy_namespace
+
+    xp = numpy_namespace()
+    X = _far_float32(seed=3, n_samples=50_000)
+    rng = np.random.default_rng(4)
+    extreme = (rng.standard_normal((50_000, 2)) * [1e20, 1e-20]).astype(np.float32)
+    X = np.concatenate([X, extreme], axis=1)
+    moments = column_moments(xp, X, None, np.float32)
+    assert moments.mean.dtype == np.float32
+    scale = moments.scale.astype(np.float64)
+    variance = moments.scaled_variance.astype(np.float64) * scale * scale
+    exact_mean, exact = _exact(X)
+    exact_var = np.array([v * s * s for v, s in exact])
+    bound = (math.log2(X.shape[0]) + 4) * 2.0**-24
+    np.testing.assert_allclose(variance, exact_var, rtol=bound)
+    # means within one rounding plus the sums' error relative to the spread
+    error = np.abs(moments.mean.astype(np.float64) - exact_mean)
+    assert np.all(error <= 2.0**-23 * np.abs(exact_mean) + bound * np.sqrt(exact_var))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_input_reaches_the_mean_or_the_norm(dtype, bad):
+    """KMeans checks X's finiteness through these sums: a NaN or inf anywhere must
+    reach the mean or the mean squared norm, on both paths."""
+    X = np.random.default_rng(0).standard_normal((1000, 3)).astype(dtype)
+    X[500, 1] = bad
+    for run in (column_mean_and_variance, generic):
+        with np.errstate(invalid="ignore"):
+            mean, _, norm = run(np, X, dtype, with_variance=True)
+        assert not (np.all(np.isfinite(mean)) and np.isfinite(norm))
