@@ -392,3 +392,61 @@ def test_bad_inputs():
         pca.inverse_transform(np.ones(2))
     with pytest.raises(ValueError, match=r"PCA\.inverse_transform\(\): Input X contains inf"):
         pca.inverse_transform(np.array([[1.0, np.inf]]))
+
+
+# Numerical trust (issue 15): float32 data of mixed column scales and offsets
+
+
+def _mixed_scales(n_samples=100_000, seed=0):
+    """Independent columns of scale 1, 0.01, 300 + 0.1 * noise and 1e4 + 3 * noise:
+    variances 9, 1, 1e-2 and 1e-4 (distinct, so each component is defined)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((n_samples, 4))
+    return noise * np.array([1.0, 0.01, 0.1, 3.0]) + np.array([0.0, 0.0, 300.0, 1e4])
+
+
+@pytest.mark.parametrize("solver", ["full", "covariance_eigh"])
+@pytest.mark.parametrize("n_components", [4, 3])
+def test_float32_mixed_column_scales_match_the_float64_fit(backend, solver, n_components):
+    """float32, 100k rows: scikit-learn's float64 fit of the same float32 values to 1%
+    (explained variances, noise variance, components up to sign). The float32 mean of
+    the 1e4 column was 7 units off (NumPy adds the rows one after another), which made
+    the first explained variance 63 instead of 9; a float32 covariance loses the 1e-4
+    direction."""
+    X32 = _mixed_scales().astype(np.float32)
+    reference = SkPCA(n_components=n_components, svd_solver="full").fit(X32.astype(np.float64))
+    model = PCA(n_components=n_components, svd_solver=solver).fit(backend.asarray(X32))
+    assert model.explained_variance_.dtype == backend.xp.float32
+    assert_allclose_xp(model.explained_variance_, reference.explained_variance_, rtol=1e-2)
+    assert_allclose_xp(model.mean_, reference.mean_, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        np.abs(to_numpy(model.components_)), np.abs(reference.components_), atol=1e-2
+    )
+    np.testing.assert_allclose(
+        float(model.noise_variance_), reference.noise_variance_, rtol=1e-2, atol=1e-12
+    )
+
+
+def test_float32_randomized_on_mixed_column_scales(backend):
+    """The randomized solver on the same data: explained variances to 1%."""
+    X32 = _mixed_scales().astype(np.float32)
+    reference = SkPCA(n_components=3, svd_solver="full").fit(X32.astype(np.float64))
+    model = PCA(n_components=3, svd_solver="randomized", random_state=0).fit(backend.asarray(X32))
+    assert_allclose_xp(model.explained_variance_, reference.explained_variance_, rtol=1e-2)
+    np.testing.assert_allclose(
+        np.abs(to_numpy(model.components_)), np.abs(reference.components_), atol=1e-2
+    )
+
+
+def test_float32_covariance_keeps_a_direction_of_tiny_variance(backend):
+    """Two nearly collinear columns (their difference of variance 1e-6 next to 9;
+    float32, covariance_eigh): the float32 Gram matrix's rounding, of the order of
+    ``eps32`` times its entries, is of the order of the small eigenvalue, so the Gram
+    matrix is taken in float64; explained variances to 1% of the float64 fit's."""
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((50_000, 3))
+    X = np.column_stack([3.0 * base[:, 0], 3.0 * base[:, 0] + 1e-3 * base[:, 1], base[:, 2]])
+    X32 = (X + np.array([5.0, 0.0, 40.0])).astype(np.float32)
+    reference = SkPCA(svd_solver="full").fit(X32.astype(np.float64))
+    model = PCA(svd_solver="covariance_eigh").fit(backend.asarray(X32))
+    assert_allclose_xp(model.explained_variance_, reference.explained_variance_, rtol=1e-2)

@@ -14,7 +14,8 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 
 from xplearn._kernels._blocks import grouped_moments, map_row_blocks
-from xplearn._xp import device_of, move_to, numpy_namespace
+from xplearn._xp import device_of, move_to, numpy_namespace, supports_float64
+from xplearn._xp._dtypes import check_policy
 from xplearn._xp._ops import (
     eigh,
     flip_sign_rows,
@@ -23,7 +24,6 @@ from xplearn._xp._ops import (
     orthonormal_basis,
     svd,
     to_scalar,
-    weighted_mean,
 )
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.utils.validation import (
@@ -348,7 +348,7 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             self, X, method="fit", reset=True, ensure_min_samples=2, defer_finite_check=one_pass
         )
         xp, device, X = data.xp, data.device, data.X
-        compute, accumulate = data.dtypes.compute, data.dtypes.accumulate
+        compute, accumulate = data.dtypes.compute, _accumulation_dtype(xp, data, self.dtype_policy)
         n_samples, n_features = X.shape
         bound = min(n_samples, n_features)
 
@@ -362,21 +362,32 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             self._fit_blocks(xp, X, solver, n_components, compute)
             return data
 
-        mean, _ = weighted_mean(xp, X, None, accumulate)
-        centered = xp.astype(X, accumulate, copy=False) - mean
+        # the mean accumulated in float64 (no float64 copy of X); X centered in its own
+        # dtype around the mean rounded to it (exact where x is within a factor 2 of the
+        # mean), the rounding of the mean kept apart: ``residual``
+        mean = xp.sum(X, axis=0, dtype=accumulate) / n_samples
+        rounded = xp.astype(mean, X.dtype)
+        shifted = X - rounded
+        residual = mean - xp.astype(rounded, accumulate)
         dof = n_samples - 1
 
-        if solver == "randomized":
-            singular_values, vt = self._randomized_svd(
-                xp, device, xp.astype(centered, compute, copy=False), n_components
-            )
-            singular_values = xp.astype(singular_values, accumulate)
-            explained_variance = singular_values**2 / dof
-            total_variance = xp.sum(centered * centered) / dof
-        else:
+        if solver == "covariance_eigh":
+            covariance = _covariance(xp, shifted, residual, dof)
             singular_values, vt, explained_variance, total_variance = _spectrum(
-                xp, solver, centered, dof, bound, compute, accumulate
+                xp, solver, None, dof, bound, compute, accumulate, covariance=covariance
             )
+        else:
+            centered = xp.astype(shifted - xp.astype(residual, X.dtype), compute, copy=False)
+            if solver == "randomized":
+                singular_values, vt = self._randomized_svd(xp, device, centered, n_components)
+                singular_values = xp.astype(singular_values, accumulate)
+                explained_variance = singular_values**2 / dof
+                wide = xp.astype(centered, accumulate, copy=False)
+                total_variance = xp.sum(wide * wide) / dof
+            else:
+                singular_values, vt, explained_variance, total_variance = _spectrum(
+                    xp, solver, centered, dof, bound, compute, accumulate
+                )
 
         vt, _ = flip_sign_rows(xp, xp.astype(vt, compute, copy=False))
         n_components, fitted = self._select_components(
@@ -663,6 +674,55 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         return self.components_.shape[0]
 
 
+#: Rows per chunk of the float64 Gram matrix of float32 data (a few MiB of float64).
+_GRAM_CHUNK_ELEMENTS = 1 << 20
+
+
+def _covariance(xp: ModuleType, shifted: Any, residual: Any, dof: int) -> Any:
+    """Covariance matrix, in ``residual``'s (accumulation) dtype, of the data ``shifted``
+    by the mean rounded to their dtype (``residual``: the rounding, the mean of
+    ``shifted``): ``(S.T @ S - n r r.T) / dof``.
+
+    For float32 data accumulated in float64 the Gram matrix is first taken in float32
+    (the speed of the common case); its rounding grows like ``eps32 * sqrt(n)`` times
+    its trace (the float32 sums of n products; BLAS's blocked sums do better), which by
+    Weyl's inequality bounds the error of every eigenvalue. Where that bound exceeds 1%
+    of the smallest eigenvalue (directions of small variance, rank deficiency) the Gram
+    matrix is recomputed in float64, over chunks of rows (the products of float32 values
+    are exact in float64; no float64 copy of the data).
+    """
+    n_samples, n_features = shifted.shape
+    accumulate = residual.dtype
+    correction = float(n_samples) * (residual[:, None] * residual[None, :])
+    if shifted.dtype == accumulate:
+        return (shifted.T @ shifted - correction) / dof
+    gram = xp.astype(shifted.T @ shifted, accumulate)
+    estimate = float(xp.finfo(shifted.dtype).eps) * math.sqrt(n_samples)
+    estimate *= to_scalar(xp.sum(xp.abs(xp.linalg.diagonal(gram))))
+    smallest = to_scalar(xp.min(xp.linalg.eigvalsh((gram + gram.T) / 2.0)))
+    if not smallest >= 100.0 * estimate:
+        step = max(1, _GRAM_CHUNK_ELEMENTS // max(n_features, 1))
+        gram = xp.zeros((n_features, n_features), dtype=accumulate, device=device_of(shifted))
+        for start in range(0, n_samples, step):
+            chunk = xp.astype(shifted[start : min(start + step, n_samples), ...], accumulate)
+            gram = gram + chunk.T @ chunk
+    return (gram - correction) / dof
+
+
+def _accumulation_dtype(xp: ModuleType, data: Any, policy: Any) -> Any:
+    """Dtype of the mean, the centering, the covariance matrix of ``"covariance_eigh"``
+    and the variances: float64 wherever the device has it (float32 data stay float32 in
+    the SVDs and the attributes), except under ``dtype_policy="float32"``. A float32 mean
+    loses digits on data far from the origin (NumPy's column sums of a C-ordered array
+    add row after row: 7 units off for 1e5 rows at 1e4) and a float32 covariance those
+    of every direction of small variance."""
+    if data.dtypes.accumulate == xp.float64 or data.dtypes.compute == xp.float64:
+        return xp.float64
+    if check_policy(policy) == "float32" or not supports_float64(xp, data.device):
+        return data.dtypes.accumulate
+    return xp.float64
+
+
 def _spectrum(
     xp: ModuleType,
     solver: str,
@@ -671,18 +731,21 @@ def _spectrum(
     bound: int,
     compute: Any,
     accumulate: Any,
+    covariance: Any = None,
 ) -> tuple[Any, Any, Any, Any]:
     """Singular values, right singular vectors (rows), explained variances and total
     variance of the ``"full"`` or ``"covariance_eigh"`` solver from ``matrix``: the
     centered data, or the R factor of its QR decomposition (the Dask fit), which has the
-    same singular values, right singular vectors and ``matrix.T @ matrix``."""
+    same singular values, right singular vectors and ``matrix.T @ matrix``; or from the
+    ``covariance`` matrix itself (``"covariance_eigh"``, ``matrix`` unused)."""
     if solver == "full":
         _, singular_values, vt = svd(xp, xp.astype(matrix, compute, copy=False))
         # the R of wide data has more rows than the data: its extra singular values are 0
         singular_values = xp.astype(singular_values[:bound], accumulate)
         explained_variance = singular_values**2 / dof
         return singular_values, vt[:bound, :], explained_variance, xp.sum(explained_variance)
-    covariance = (matrix.T @ matrix) / dof
+    if covariance is None:
+        covariance = (matrix.T @ matrix) / dof
     eigenvalues, eigenvectors = eigh(xp, covariance)
     eigenvalues = xp.flip(eigenvalues, axis=0)
     vt = xp.flip(eigenvectors, axis=1).T
