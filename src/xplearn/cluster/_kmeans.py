@@ -29,8 +29,9 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from xplearn._config import get_config
+from xplearn._config import DTYPE_POLICIES, get_config
 from xplearn._kernels import (
     STREAM_CHUNK_MIB,
     chunk_rows,
@@ -55,12 +56,18 @@ from xplearn._xp import (
     move_to,
     namespace_name,
     numpy_namespace,
+    supports_float64,
     to_numpy,
 )
 from xplearn._xp._ops import is_lazy, materialize, one_column_chunk, to_scalar
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.cluster._kmeans_parallel import kmeans_parallel_init
-from xplearn.utils.validation import check_finite_through_sums, method_name, validate_data
+from xplearn.utils.validation import (
+    check_finite_through_sums,
+    method_name,
+    validate_data,
+    validate_params,
+)
 
 __all__ = ["KMeans", "MiniBatchKMeans", "kmeans_plusplus"]
 
@@ -316,10 +323,23 @@ class _BaseKMeans(
         },
     )
     _default_n_init: ClassVar[int] = 10
+    #: scikit-learn's constraints (sklearn.cluster.KMeans._parameter_constraints), with
+    #: xplearn's "k-means||" init and dtype_policy: the same values pass and fail
+    _parameter_constraints: ClassVar[dict] = {
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "init": [StrOptions({"k-means++", "k-means||", "random"}), callable, "array-like"],
+        "n_init": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "dtype_policy": [StrOptions(set(DTYPE_POLICIES)), None],
+    }
 
     # -- parameter checks ---------------------------------------------------------------
 
-    def _check_common_params(self, prefix: str) -> None:
+    def _check_common_params(self, prefix: str, method: str = "fit") -> None:
+        validate_params(self, method)
         k = self.n_clusters
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
             raise ValueError(f"{prefix}n_clusters must be an integer >= 1, got {k!r}.")
@@ -511,8 +531,32 @@ class _BaseKMeans(
         # data rather than with its distance to the origin
         origin = xp.mean(centers, axis=0)
         centered = centers - origin
+        rows = X - origin
+        # The squares of the expansion leave the dtype (float32 rows at 1e20, float64 at
+        # 1e160, or 1e-30 rows whose squares underflow) long before the distances do: a
+        # row whose largest magnitude m (or the centers') is outside [low, high] is
+        # measured in units of that magnitude and the distance scaled back after the
+        # square root. Other rows get the scale 1 (the same arithmetic as unscaled), so
+        # the check costs one pass over the rows, none over rows x centers.
+        info = xp.finfo(X.dtype)
+        n_features = X.shape[1]
+        high = math.sqrt(float(info.max) / (4.0 * n_features))
+        low = math.sqrt(float(info.smallest_normal) / float(info.eps))
+        one = xp.ones((), dtype=X.dtype, device=device_of(X))
+        spread = xp.max(xp.abs(centered))
+        spread = xp.where((spread > 0) & ((spread > high) | (spread < low)), spread, one)
+        centered = centered / spread
         norms = xp.sum(centered * centered, axis=1)
-        return xp.sqrt(sq_distances(xp, X - origin, centered, norms))
+        magnitude = xp.maximum(xp.max(xp.abs(rows), axis=1), spread)
+        outside = (magnitude > 0) & ((magnitude > high) | (magnitude < low))
+        scale = xp.where(outside, magnitude, one)[:, None]
+        # in units of `scale`: x' = x / scale, c' = c / spread * (spread / scale)
+        ratio = spread / scale
+        rows = rows / scale
+        row_norms = xp.sum(rows * rows, axis=1)[:, None]
+        products = rows @ xp.matrix_transpose(centered)
+        squared = row_norms - 2 * (products * ratio) + norms[None, :] * (ratio * ratio)
+        return xp.sqrt(xp.clip(squared, 0, None)) * scale
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the cluster index of each training sample.
@@ -568,14 +612,20 @@ class _BaseKMeans(
             ``-sum_i w_i ||x_i - c_label(i)||^2``.
         """
         data, centers = self._check_test_data(X, "score", sample_weight=sample_weight)
+        # the squared distances of float32 rows at 1e20 are 1e40: summed in float64
+        # where the device has it (the score is a Python float anyway)
+        accumulate = data.dtypes.accumulate
+        if supports_float64(data.xp, data.device):
+            accumulate = data.xp.float64
         result = lloyd_pass(
             data.X,
             centers,
             sample_weight=data.sample_weight,
             update_centers=False,
             compute_inertia=True,
-            accumulate_dtype=data.dtypes.accumulate,
+            accumulate_dtype=accumulate,
             method=method_name(self, "score"),
+            around_centers=True,
         )
         return -result.inertia
 
@@ -738,6 +788,11 @@ class KMeans(_BaseKMeans):
         _BaseKMeans._capabilities, lazy_fit=True
     )
     _default_n_init: ClassVar[int] = 10
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseKMeans._parameter_constraints,
+        "copy_x": ["boolean"],
+        "algorithm": [StrOptions({"lloyd", "elkan"})],  # elkan: a clear error at fit
+    }
 
     def __init__(
         self,
@@ -847,7 +902,7 @@ class KMeans(_BaseKMeans):
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        self.cluster_centers_ = xp.astype(centers if shift is None else centers + shift, compute)
+        self.cluster_centers_ = centers  # stored by _lloyd, in X's frame and dtype
         self._n_features_out = self.n_clusters
         self.labels_ = labels
         self.inertia_ = inertia
@@ -857,7 +912,8 @@ class KMeans(_BaseKMeans):
     def _lloyd(self, xp, X, weights, centers, shift, tol, accumulate, prefix):
         """One run of Lloyd's algorithm from ``centers`` (in the shifted frame).
 
-        Returns (labels, inertia, centers, n_iter, number of non-empty clusters).
+        Returns (labels, inertia, centers in X's frame and dtype, n_iter, number of
+        non-empty clusters); the labels are those ``predict`` gives for those centers.
         """
         method = prefix[:-2]
         compute = X.dtype
@@ -886,21 +942,24 @@ class KMeans(_BaseKMeans):
             if result.n_changed == 0 or center_shift <= tol:
                 # converged: no label changed (strict), or the centers barely moved
                 break
-        # a last assignment with the final centers makes labels_ consistent with
-        # predict(X) and gives the exact inertia (a no-op re-labelling on strict
-        # convergence, where the centers are the means of unchanged labels)
+        # A last assignment with the final centers as stored (cluster_centers_, in X's
+        # frame) and the very call predict makes (around_centers): labels_ is
+        # predict(X) to the bit, even where centers coincide to rounding (the fit's
+        # frame, the data mean, would round their distances differently); it also gives
+        # the exact inertia.
+        stored = xp.astype(centers if shift is None else centers + shift, compute)
         final = lloyd_pass(
             X,
-            centers,
+            stored,
             sample_weight=weights,
-            shift=shift,
             labels=labels,
             compute_inertia=True,
             accumulate_dtype=accumulate,
             method=method,
+            around_centers=True,
         )
         n_distinct = int(to_scalar(xp.sum(xp.astype(final.counts > 0, xp.int64))))
-        return final.labels, final.inertia, centers, n_iter, n_distinct
+        return final.labels, final.inertia, stored, n_iter, n_distinct
 
     def _fit_blocks(self, xp, X, weights, init_array, n_init, random_state, prefix):
         """``fit`` on a lazy (Dask) array: the centers stay on the host and every pass over
@@ -1428,6 +1487,15 @@ default="k-means++"
     )
     _default_n_init: ClassVar[int] = 3
 
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseKMeans._parameter_constraints,
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "compute_labels": ["boolean"],
+        "max_no_improvement": [Interval(numbers.Integral, 0, None, closed="left"), None],
+        "init_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "reassignment_ratio": [Interval(numbers.Real, 0, None, closed="left")],
+    }
+
     def __init__(
         self,
         n_clusters=8,
@@ -1459,8 +1527,8 @@ default="k-means++"
         self.reassignment_ratio = reassignment_ratio
         self.dtype_policy = dtype_policy
 
-    def _check_minibatch_params(self, prefix: str) -> None:
-        self._check_common_params(prefix)
+    def _check_minibatch_params(self, prefix: str, method: str = "fit") -> None:
+        self._check_common_params(prefix, method)
         batch = self.batch_size
         if isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1:
             raise ValueError(f"{prefix}batch_size must be an integer >= 1, got {batch!r}.")
@@ -1849,6 +1917,7 @@ default="k-means++"
             self.n_steps_ = step + 1
             self.n_iter_ = math.ceil((step + 1) * self._batch_size / n_samples)
             if self.compute_labels:
+                # predict's call (around_centers): labels_ is predict(X) to the bit
                 final = lloyd_pass(
                     X,
                     centers,
@@ -1857,6 +1926,7 @@ default="k-means++"
                     compute_inertia=True,
                     accumulate_dtype=accumulate,
                     method=method,
+                    around_centers=True,
                 )
                 self.labels_ = final.labels
                 self.inertia_ = final.inertia
@@ -1886,7 +1956,7 @@ default="k-means++"
             The updated estimator.
         """
         prefix = f"{method_name(self, 'partial_fit')}: "
-        self._check_minibatch_params(prefix)
+        self._check_minibatch_params(prefix, "partial_fit")
         has_centers = hasattr(self, "cluster_centers_")
         data = validate_data(
             self, X, method="partial_fit", reset=not has_centers, sample_weight=sample_weight
@@ -1930,6 +2000,7 @@ default="k-means++"
             )
             self.cluster_centers_ = centers
             if self.compute_labels:
+                # predict's call (around_centers): labels_ is predict(X) to the bit
                 final = lloyd_pass(
                     X,
                     centers,
@@ -1938,6 +2009,7 @@ default="k-means++"
                     compute_inertia=True,
                     accumulate_dtype=accumulate,
                     method=method,
+                    around_centers=True,
                 )
                 self.labels_ = final.labels
                 self.inertia_ = final.inertia

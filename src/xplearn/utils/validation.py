@@ -16,6 +16,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import (
+    InvalidParameterError,
+    validate_parameter_constraints,
+)
 
 from xplearn._config import DTYPE_POLICIES, _config, get_config
 from xplearn._xp import (
@@ -39,6 +43,7 @@ __all__ = [
     "check_sample_weight",
     "method_name",
     "validate_data",
+    "validate_params",
 ]
 
 
@@ -72,6 +77,51 @@ class Validated(NamedTuple):
 def method_name(estimator: Any, method: str) -> str:
     """``"PCA.transform()"`` for ``estimator`` a PCA and ``method`` ``"transform"``."""
     return f"{type(estimator).__name__}.{method}()"
+
+
+def validate_params(estimator: Any, method: str) -> None:
+    """Check ``estimator``'s parameters against its class's ``_parameter_constraints``.
+
+    The constraints are scikit-learn's (:mod:`sklearn.utils._param_validation`), so a
+    parameter is accepted or refused exactly as scikit-learn's twin does; the error is
+    scikit-learn's :class:`~sklearn.utils._param_validation.InvalidParameterError` (a
+    ValueError and a TypeError) with its message, prefixed with the method.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        Its class may define ``_parameter_constraints`` (``{name: [constraints]}``);
+        parameters without an entry are not checked here.
+    method : str
+        The method being called (``"fit"``), for the message.
+
+    Raises
+    ------
+    InvalidParameterError
+        A parameter of the wrong type or out of its range.
+    """
+    constraints = getattr(type(estimator), "_parameter_constraints", None)
+    if not constraints:
+        return
+    try:
+        validate_parameter_constraints(
+            constraints, estimator.get_params(deep=False), caller_name=type(estimator).__name__
+        )
+    except InvalidParameterError as error:
+        raise InvalidParameterError(f"{method_name(estimator, method)}: {error}") from None
+
+
+def _check_known_shape(array: Any, what: str, prefix: str) -> None:
+    """A Dask array whose chunk sizes are unknown (e.g. made by boolean masking) cannot
+    be matched row for row with y or weights, nor split into the passes of a fit: one
+    clear error that says how to fix it, instead of a failure deep inside."""
+    shape = getattr(array, "shape", ())
+    if any(isinstance(size, float) and math.isnan(size) for size in shape):
+        raise ValueError(
+            f"{prefix}{what} is a Dask array with unknown chunk sizes (shape "
+            f"{tuple(shape)}), as boolean masking makes; call {what}.compute_chunk_sizes() "
+            "first (one computation; DataFrame.to_dask_array(lengths=True) for a DataFrame)."
+        )
 
 
 def check_is_fitted(estimator: Any, method: str) -> None:
@@ -346,6 +396,13 @@ def validate_data(
     X = _to_namespace_input(X, "X", prefix, xp, device)
     _check_dtype(xp, X, "X", prefix)
     _as_2d_or_raise(xp, X, prefix)
+    if is_lazy(xp):
+        # blockwise inference works on unknown row chunks: it needs no row count
+        if reset or y is not None or sample_weight is not None or not defer_finite_check:
+            _check_known_shape(X, "X", prefix)
+        for value, what in ((y, "y"), (sample_weight, "sample_weight")):
+            if value is not None and is_array(value):
+                _check_known_shape(value, what, prefix)
     n_samples, n_columns = X.shape
     if n_samples is None or n_samples < ensure_min_samples:
         raise ValueError(
