@@ -391,7 +391,10 @@ def repair_out_of_range(
     if not bool(xp.any(suspect)):
         return moments
     columns = xp.take(X, xp.nonzero(suspect)[0], axis=1)
-    redone = _moments_pass(xp, columns, weights, moments.mean.dtype, scaled=True)
+    # NaN or inf in X lands here too: it must reach the result, not warn (callers
+    # check X's finiteness through these sums)
+    with np.errstate(over="ignore", invalid="ignore"):
+        redone = _moments_pass(xp, columns, weights, moments.mean.dtype, scaled=True)
     # each flagged column takes its redone value: position = flagged columns before it
     position = xp.cumulative_sum(xp.astype(suspect, xp.int64)) - 1
     position = xp.clip(position, 0, None)
