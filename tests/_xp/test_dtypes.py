@@ -222,3 +222,22 @@ def test_dtype_plan_is_frozen():
     plan = DtypePlan(np.float32, np.float64)
     with pytest.raises(AttributeError):
         plan.compute = np.float64
+
+
+@pytest.mark.parametrize("input_dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("policy", DTYPE_POLICIES)
+def test_statistics_accumulate_in_float64_unless_float32_is_asked(input_dtype, policy):
+    """Sums over samples: float64 where the device has it under "preserve", "mixed" and
+    "float64"; float32 under "float32" (always that dtype) and without float64."""
+    from xplearn._xp._dtypes import statistics_dtype
+
+    plan = resolve_dtypes(NP, "cpu", getattr(NP, input_dtype), policy)
+    expected = NP.float32 if policy == "float32" else NP.float64
+    assert statistics_dtype(NP, "cpu", plan, policy) == expected
+    with config_context(dtype_policy=policy):  # None: the configured policy
+        assert statistics_dtype(NP, "cpu", plan, None) == expected
+    if policy == "float64":
+        return
+    device = array_api_strict.Device("no_float64")
+    plan = resolve_dtypes(array_api_strict, device, array_api_strict.float32, policy)
+    assert statistics_dtype(array_api_strict, device, plan, policy) == array_api_strict.float32
