@@ -356,3 +356,150 @@ def test_vote_without_the_one_hot_table_is_the_same(monkeypatch, weights):
     assert without._y_votes is None
     np.testing.assert_array_equal(without.predict_proba(queries), with_table.predict_proba(queries))
     np.testing.assert_array_equal(without.predict(queries), with_table.predict(queries))
+
+
+# ---------------------------------------------------------------------------------------
+# Exact neighbours on hard data, and the smaller wrong answers of issue 15
+
+
+def _cities(rng, n, spread, dtype):
+    """Latitude/longitude points around Paris and Lyon, ``spread`` degrees."""
+    centers = np.array([[48.8566, 2.3522], [45.7640, 4.8357]])
+    return (centers[rng.integers(0, 2, n)] + spread * rng.standard_normal((n, 2))).astype(dtype)
+
+
+def _oracle_order(X, Y, metric="euclidean"):
+    A, B = np.asarray(X, np.float64), np.asarray(Y, np.float64)
+    diff = A[:, None, :] - B[None, :, :]
+    D = np.abs(diff).sum(-1) if metric == "manhattan" else (diff * diff).sum(-1)
+    return np.argsort(D, axis=1, kind="stable"), D
+
+
+@DTYPES
+@pytest.mark.parametrize("spread", [1e-2, 1e-3, 1e-5])
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "manhattan"])
+def test_estimators_exact_on_geographic_data(backend, dtype, spread, metric):
+    """kneighbors (several queries, one query, the training rows), the classifier and the
+    regressor on two cities' lat/lon points: the exact neighbour sets of direct float64
+    differences (until issue 15: ~20% of the queries at 0.01 degree, 0% at 0.001)."""
+    skip_without_float64(backend, np.float64)
+    rng = np.random.default_rng(3)
+    Y, X = _cities(rng, 800, spread, dtype), _cities(rng, 30, spread, dtype)
+    y = rng.integers(0, 3, 800)
+    order, _D = _oracle_order(X, Y, metric)
+    expected = order[:, :5]
+    nn = NearestNeighbors(n_neighbors=5, metric=metric).fit(backend.asarray(Y))
+    np.testing.assert_array_equal(to_numpy(nn.kneighbors(backend.asarray(X))[1]), expected)
+    np.testing.assert_array_equal(to_numpy(nn.kneighbors(backend.asarray(X[:1]))[1]), expected[:1])
+    own = to_numpy(nn.kneighbors(n_neighbors=4)[1])
+    own_order, _ = _oracle_order(Y, Y, metric)
+    for row in range(0, 800, 37):  # each row without itself (scikit-learn's rule)
+        ranked = own_order[row][own_order[row] != row] if row in own_order[row][:5] else None
+        if ranked is not None:
+            np.testing.assert_array_equal(own[row], ranked[:4])
+    clf = KNeighborsClassifier(5, metric=metric).fit(backend.asarray(Y), backend.asarray(y))
+    votes = np.stack([np.bincount(y[row], minlength=3) for row in expected]) / 5
+    assert_allclose_xp(clf.predict_proba(backend.asarray(X)), votes, rtol=1e-6)
+    reg = KNeighborsRegressor(5, metric=metric).fit(backend.asarray(Y), backend.asarray(y * 1.0))
+    assert_allclose_xp(reg.predict(backend.asarray(X)), y[expected].mean(axis=1), rtol=1e-6)
+
+
+def test_pairwise_distances_argkmin_exact_on_clusters(backend):
+    """A float64 cluster of spread 1e-5 plus unrelated far points (until issue 15: 0%)."""
+    from xplearn.metrics import pairwise_distances_argkmin
+
+    skip_without_float64(backend, np.float64)
+    rng = np.random.default_rng(4)
+    Y = np.concatenate([7.0 + 1e-5 * rng.standard_normal((300, 3)), rng.normal(0, 40, (200, 3))])
+    X = 7.0 + 1e-5 * rng.standard_normal((25, 3))
+    order, D = _oracle_order(X, Y)
+    distances, indices = pairwise_distances_argkmin(backend.asarray(X), backend.asarray(Y), 6)
+    np.testing.assert_array_equal(to_numpy(indices), order[:, :6])
+    np.testing.assert_allclose(
+        to_numpy(distances), np.sqrt(np.take_along_axis(D, order[:, :6], 1)), rtol=1e-12
+    )
+
+
+def test_zero_weights_for_all_neighbours_raise_as_scikit_learn(backend):
+    """A callable weight that zeroes every neighbour of a query: scikit-learn's
+    ValueError (until issue 15: probabilities [0, 0])."""
+    X, Q = _data(seed=9)
+    y = (X[:, 0] > 0).astype(np.int64)
+
+    def zero(distances):
+        return distances * 0
+
+    ref = sk.KNeighborsClassifier(3, weights=zero, algorithm="brute").fit(X, y)
+    with pytest.raises(ValueError, match="All neighbors of some sample is getting zero") as sk_err:
+        ref.predict_proba(Q)
+    clf = KNeighborsClassifier(3, weights=zero).fit(backend.asarray(X), backend.asarray(y))
+    for method in ("predict_proba", "predict"):
+        with pytest.raises(ValueError, match=f"KNeighborsClassifier.{method}") as err:
+            to_numpy(getattr(clf, method)(backend.asarray(Q)))  # Dask: raised when computed
+        assert str(sk_err.value) in str(err.value)
+
+
+def test_query_results_do_not_depend_on_the_number_of_rows():
+    """One-row queries scan rows packed at fit, larger ones read the kept rows: both
+    read the same data even when the caller later writes into its buffer (until issue
+    15 they disagreed)."""
+    rng = np.random.default_rng(10)
+    Y = rng.standard_normal((200, 4))
+    X = rng.standard_normal((6, 4))
+    nn = NearestNeighbors(n_neighbors=3).fit(Y)
+    Y[:] = rng.standard_normal((200, 4))  # the caller reuses its buffer
+    many = nn.kneighbors(X)
+    for row in range(X.shape[0]):
+        one = nn.kneighbors(X[row : row + 1])
+        np.testing.assert_array_equal(one[1][0], many[1][row])
+        np.testing.assert_array_equal(one[0][0], many[0][row])
+
+
+def test_nan_training_row_with_assume_finite_gives_valid_indices(backend):
+    """NaN distances order last (as scikit-learn's brute search); never index -1."""
+    from xplearn import config_context
+
+    X, Q = _data(seed=11, n_train=20)
+    X[3] = np.nan
+    with config_context(assume_finite=True):
+        nn = NearestNeighbors(n_neighbors=20).fit(backend.asarray(X))
+        _, indices = nn.kneighbors(backend.asarray(Q))
+    indices = to_numpy(indices)
+    assert indices.min() >= 0
+    np.testing.assert_array_equal(indices[:, -1], 3)
+
+
+@pytest.mark.parametrize("radius", [-1.0, float("nan")])
+def test_bad_radius_is_rejected_at_fit_and_call(radius):
+    with pytest.raises(ValueError, match=r"NearestNeighbors.fit\(\): radius must be"):
+        NearestNeighbors(radius=radius).fit(np.zeros((3, 2)))
+    nn = NearestNeighbors().fit(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"radius_neighbors\(\): radius must be"):
+        nn.radius_neighbors(np.zeros((1, 2)), radius=radius)
+
+
+def test_radius_1e300_returns_every_row(backend):
+    """Until issue 15: a bare OverflowError."""
+    X, Q = _data(seed=12, n_train=30, n_query=4)
+    nn = NearestNeighbors().fit(backend.asarray(X))
+    indptr, indices, _distances = nn.radius_neighbors(
+        backend.asarray(Q), radius=1e300, return_csr=True, sort_results=True
+    )
+    assert int(to_numpy(indptr)[-1]) == 4 * 30
+    order, _D = _oracle_order(Q, X)
+    np.testing.assert_array_equal(to_numpy(indices).reshape(4, 30), order)
+
+
+def test_radius_membership_on_geographic_data(backend):
+    """Membership by the float64 distance on tight clusters (float32 data)."""
+    skip_without_float64(backend, np.float64)
+    rng = np.random.default_rng(13)
+    Y, X = _cities(rng, 600, 1e-3, np.float32), _cities(rng, 20, 1e-3, np.float32)
+    _, D = _oracle_order(X, Y)
+    radius = 1.5e-3
+    nn = NearestNeighbors(radius=radius).fit(backend.asarray(Y))
+    _distances, indices = nn.radius_neighbors(backend.asarray(X), sort_results=True)
+    for row in range(20):
+        expected = np.flatnonzero(np.sqrt(D[row]) <= radius)
+        expected = expected[np.argsort(D[row, expected], kind="stable")]
+        np.testing.assert_array_equal(to_numpy(indices[row]), expected)

@@ -274,3 +274,36 @@ def test_convert_between_dask_and_numpy():
     moved = xplearn.convert(eager, to="dask")
     np.testing.assert_array_equal(moved.predict(Qd).compute(), eager.predict(Q))
     np.testing.assert_array_equal(moved.kneighbors(Qd)[1].compute(), eager.kneighbors(Q)[1])
+
+
+def test_merge_orders_by_float64_distances_where_float32_roundings_tie():
+    """Rows 0 and 1, in different training blocks, have float64 squared distances 1 +
+    2**-24 and 1 to the query: equal once rounded to float32. The in-memory search puts
+    row 1 first (float64 order); the block merge must too (until issue 15 it merged the
+    rounded values and kept row 0 first)."""
+    rng = np.random.default_rng(0)
+    Y = np.concatenate([[[1.0, 2.0**-12], [1.0, 0.0]], 5 + rng.random((40, 2))]).astype(np.float32)
+    X = np.zeros((3, 2), dtype=np.float32)
+    for metric in ("sqeuclidean", "euclidean"):
+        eager = NearestNeighbors(n_neighbors=3, metric=metric).fit(Y).kneighbors(X)
+        np.testing.assert_array_equal(eager[1][:, :2], [[1, 0]] * 3)
+        model = NearestNeighbors(n_neighbors=3, metric=metric)
+        model.fit(da.from_array(Y, chunks=((1, 1, 40), 2)))
+        _assert_neighbors_equal(model.kneighbors(da.from_array(X, chunks=2)), eager, np.float32)
+
+
+@DTYPES
+@pytest.mark.parametrize("spread", [1e-2, 1e-3, 1e-5])
+def test_geographic_data_on_chunked_training_equals_numpy(dtype, spread):
+    """Two cities' lat/lon points: the Dask block search equals the in-memory one and the
+    direct float64 oracle (stable argsort), ties included."""
+    rng = np.random.default_rng(1)
+    centers = np.array([[48.8566, 2.3522], [45.7640, 4.8357]])
+    Y = (centers[rng.integers(0, 2, 400)] + spread * rng.standard_normal((400, 2))).astype(dtype)
+    X = (centers[rng.integers(0, 2, 30)] + spread * rng.standard_normal((30, 2))).astype(dtype)
+    diff = X.astype(np.float64)[:, None] - Y.astype(np.float64)[None]
+    expected = np.argsort((diff * diff).sum(-1), axis=1, kind="stable")[:, :6]
+    eager = NearestNeighbors(n_neighbors=6).fit(Y).kneighbors(X)
+    np.testing.assert_array_equal(eager[1], expected)
+    model = NearestNeighbors(n_neighbors=6).fit(da.from_array(Y, chunks=((90, 110, 200), 2)))
+    _assert_neighbors_equal(model.kneighbors(da.from_array(X, chunks=(12, 2))), eager, dtype)
