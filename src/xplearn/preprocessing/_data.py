@@ -246,9 +246,10 @@ class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
     dtype_policy : {"preserve", "float32", "float64", "mixed"}, default=None
         Dtype of the computation and of the fitted attributes; None takes the configured
         default (``"preserve"``). ``"preserve"``: float32 data gives float32 statistics,
-        float64 gives float64, integers the device's default float. ``"mixed"``: float32
-        storage with the means and variances accumulated in float64 where the device has
-        it, then stored in float32.
+        float64 gives float64, integers the device's default float; the sums accumulate
+        in float64 wherever the device has it (in float32, compensated, without it).
+        ``"mixed"``: float32 storage, float64 sums where the device has it. ``"float32"``:
+        float32 throughout, compensated sums. See the dtype-policy page.
 
     Attributes
     ----------
@@ -258,7 +259,8 @@ class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
     mean_ : array of shape (n_features,) or None
         Per-feature mean; None if both ``with_mean`` and ``with_std`` are False.
     var_ : array of shape (n_features,) or None
-        Per-feature variance (ddof=0); None if ``with_std=False``.
+        Per-feature variance (ddof=0); None if ``with_std=False``. ``inf`` only where the
+        variance exceeds the stored dtype's range (``scale_`` is exact there).
     n_samples_seen_ : int or float
         Samples seen (the sum of the weights when ``sample_weight`` was given).
     n_features_in_ : int
@@ -272,6 +274,13 @@ class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
 
     Notes
     -----
+    Numerical guarantee: ``mean_`` and ``var_`` are the exact statistics of the input
+    values rounded once to the stored dtype (float64 sums around the first row), on every
+    backend; the variance is shifted and scaled by powers of two, so ``scale_`` is exact
+    and the transform has unit variance at any magnitude (float32 1e+-30, float64
+    1e+-250). Constant features follow scikit-learn's rule. A failed ``fit`` or
+    ``partial_fit`` leaves the previous model unchanged.
+
     On a Dask array, ``fit`` and ``partial_fit`` make **one** pass over the row blocks
     (their weighted means and squared deviations, merged on the host with Chan et al.'s
     pairwise update; X's finiteness is checked in the same pass), plus the validation of
@@ -528,6 +537,9 @@ class MinMaxScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, Bas
     dtype_policy : {"preserve", "float32", "float64", "mixed"}, default=None
         Dtype of the computation and fitted attributes; None takes the configured default.
         Minima and maxima are exact in any dtype, so ``"mixed"`` behaves as float32.
+        The range is taken from halves, so ``scale_`` stays finite and exact for values
+        of opposite signs near the dtype's maximum (``data_range_`` is ``inf`` there); a
+        range within ``10 eps`` of the largest magnitude is constant (scale 1).
 
     Attributes
     ----------
