@@ -394,19 +394,23 @@ def test_C_inf_means_no_penalty():
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"C": 0.0}, "C must be a positive"),
-        ({"C": -1.0}, "C must be a positive"),
-        ({"C": "big"}, "C must be a positive"),
-        ({"max_iter": -1}, "max_iter must be a non-negative integer"),
-        ({"max_iter": 1.5}, "max_iter must be a non-negative integer"),
-        ({"tol": -1e-3}, "tol must be a non-negative"),
+        ({"C": 0.0}, r"The 'C' parameter of LogisticRegression must be a float in the range"),
+        ({"C": -1.0}, r"The 'C' parameter of LogisticRegression must be a float"),
+        ({"C": "big"}, r"The 'C' parameter of LogisticRegression must be a float"),
+        ({"C": np.nan}, r"The 'C' parameter of LogisticRegression must be a float"),
+        ({"max_iter": -1}, r"The 'max_iter' parameter of LogisticRegression must be an int"),
+        ({"max_iter": 1.5}, r"The 'max_iter' parameter of LogisticRegression must be an int"),
+        ({"tol": -1e-3}, r"The 'tol' parameter of LogisticRegression must be a float"),
+        ({"tol": np.inf}, r"The 'tol' parameter of LogisticRegression must be a float"),
         ({"penalty": "l1"}, "penalty must be 'l2' or None"),
         ({"penalty": "elasticnet"}, "penalty must be 'l2' or None"),
+        ({"penalty": "l3"}, r"The 'penalty' parameter of LogisticRegression must be a str"),
         ({"solver": "saga"}, "solver='saga' is not supported"),
-        ({"solver": "newton"}, "solver must be 'lbfgs'"),
-        ({"class_weight": "auto"}, "class_weight must be None, 'balanced' or a dict"),
+        ({"solver": "newton"}, r"The 'solver' parameter of LogisticRegression must be a str"),
+        ({"class_weight": "auto"}, r"The .class_weight. parameter of LogisticRegression"),
         ({"class_weight": {7: 2.0}}, "class_weight has labels that are not classes"),
-        ({"fit_intercept": "yes"}, "fit_intercept must be a bool"),
+        ({"fit_intercept": "yes"}, r"The .fit_intercept. parameter of LogisticRegression"),
+        ({"fit_intercept": 1}, r"The .fit_intercept. parameter of LogisticRegression"),
     ],
 )
 def test_bad_parameters(params, match):
@@ -515,3 +519,73 @@ def test_constant_feature_gives_no_nan(seed, n_samples, n_features, n_classes, c
     proba = model.predict_proba(X)
     assert np.all(np.isfinite(proba))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# Numerical trust (issue 15): huge decision values, labels of another kind
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize(
+    ("dtype", "scale"), [(np.float32, 1e20), (np.float32, 1e35), (np.float64, 1e200)]
+)
+def test_probabilities_on_huge_decision_values(backend, n_classes, dtype, scale):
+    """predict_proba / predict_log_proba are finite (log-probabilities -inf only where
+    they leave the dtype) and right on rows whose decision values are 1e20..1e200:
+    log-softmax with the maximum subtracted, sigmoid through exp(-|z|). Reference: the
+    same coefficients' decision values and log-softmax in long double."""
+    skip_without_float64(backend, dtype)
+    X, y = _data(n_classes)
+    X = X.astype(dtype)
+    model = LogisticRegression().fit(backend.asarray(X), backend.asarray(y))
+    Q = np.concatenate([X[:10] * dtype(scale), X[10:14]]).astype(dtype)
+    Q_backend = backend.asarray(Q)
+    scores = to_numpy(model.decision_function(Q_backend))
+    log_proba = to_numpy(model.predict_log_proba(Q_backend))
+    proba = to_numpy(model.predict_proba(Q_backend))
+    ld = np.longdouble
+    coef, intercept = to_numpy(model.coef_).astype(ld), to_numpy(model.intercept_).astype(ld)
+    exact = Q.astype(ld) @ coef.T + intercept
+    if n_classes == 2:
+        exact = np.concatenate([np.zeros_like(exact), exact], axis=1)
+    best = exact.max(axis=1, keepdims=True)
+    exact_log = exact - best - np.log(np.sum(np.exp(exact - best), axis=1, keepdims=True))
+    assert np.all(np.isfinite(scores))
+    np.testing.assert_allclose(
+        scores, np.squeeze(exact[:, 1:] if n_classes == 2 else exact), rtol=1e-4
+    )
+    assert not np.any(np.isnan(log_proba))
+    assert np.all(np.isfinite(proba))
+    with np.errstate(over="ignore"):
+        expected = exact_log.astype(dtype)
+    np.testing.assert_array_equal(np.isneginf(log_proba), np.isneginf(expected))
+    finite = np.isfinite(expected)
+    # the decision values' own rounding: eps times the sum of |x_j coef_j| (x 16)
+    magnitude = np.abs(Q.astype(ld)) @ np.abs(coef).T
+    atol = (16 * np.finfo(dtype).eps * magnitude.max(axis=1, keepdims=True)).astype(float)
+    error = np.abs(log_proba.astype(float) - expected.astype(float))
+    assert np.all(error[finite] <= (atol + 1e-5 * np.abs(expected.astype(float)))[finite])
+    np.testing.assert_allclose(proba, np.exp(exact_log).astype(float), rtol=1e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize("fitted_on", ["numbers", "strings"])
+def test_score_with_labels_of_another_kind(backend, fitted_on):
+    """score with string labels on a model fitted on numbers (or the reverse) is
+    scikit-learn's "Mix of label input types" ValueError, on every backend (it returned
+    0.0: no label ever matched)."""
+    X, y = _data(2)
+    strings = np.where(y == 0, "no", "yes")
+    fit_y, score_y = (backend.asarray(y), strings) if fitted_on == "numbers" else (strings, y)
+    X_backend = backend.asarray(X)
+    model = LogisticRegression().fit(X_backend, fit_y)
+    reference = sklm.LogisticRegression().fit(X, y if fitted_on == "numbers" else strings)
+    with pytest.raises(ValueError) as expected:
+        reference.score(X, score_y)
+    with pytest.raises(
+        type(expected.value),
+        match=r"LogisticRegression\.score\(\): Mix of label input types \(string and number\)",
+    ):
+        model.score(X_backend, score_y)
+    # labels of the same kind that never occur are scored, as in scikit-learn
+    unseen = backend.asarray(np.full(X.shape[0], 7)) if fitted_on == "numbers" else ["x"] * len(y)
+    assert model.score(X_backend, unseen) == 0.0

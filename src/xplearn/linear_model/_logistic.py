@@ -37,23 +37,30 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
 
+from xplearn._config import DTYPE_POLICIES
 from xplearn._kernels._blocks import map_row_blocks, to_host
 from xplearn._xp import array_namespace, device_of, move_to, numpy_namespace, to_numpy
 from xplearn._xp._onnx import row_max, softmax_rows
 from xplearn._xp._ops import is_lazy, materialize, to_scalar
 from xplearn.base import Capabilities, XPEstimatorMixin
-from xplearn.utils._labels import decode_labels, encode_labels, is_host_labels
+from xplearn.utils._labels import (
+    check_label_kinds,
+    decode_labels,
+    encode_labels,
+    is_host_labels,
+)
 from xplearn.utils._optimize import minimize_lbfgs
-from xplearn.utils.validation import method_name, validate_data
+from xplearn.utils.validation import method_name, validate_data, validate_params
 
 __all__ = ["LogisticRegression"]
 
 _PENALTIES = ("l2", None)
+_SKLEARN_ONLY_SOLVERS = ("liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
 #: scikit-learn's relative-reduction tolerance of L-BFGS-B: 64 * float64 eps, whatever
 #: the dtype (so that float32 fits are not cut short at float32's 64 * eps = 7.6e-6).
 _FTOL = 64.0 * float(np.finfo(np.float64).eps)
-_SKLEARN_ONLY_SOLVERS = ("liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
 
 _CONVERGENCE_ADVICE = (
     "Increase the number of iterations to improve the convergence (max_iter={max_iter}).\n"
@@ -514,6 +521,19 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         },
         onnx_methods=("decision_function", "predict", "predict_proba", "predict_log_proba"),
     )
+    #: scikit-learn's constraints (sklearn.linear_model.LogisticRegression's, for the
+    #: parameters xplearn has) and dtype_policy: the same values pass and fail; the
+    #: penalties and solvers xplearn lacks are refused after them, with a clear message
+    _parameter_constraints: ClassVar[dict] = {
+        "penalty": [StrOptions({"l1", "l2", "elasticnet"}), None],
+        "C": [Interval(numbers.Real, 0, None, closed="right")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "solver": [StrOptions({"lbfgs", *_SKLEARN_ONLY_SOLVERS})],
+        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "dtype_policy": [StrOptions(set(DTYPE_POLICIES)), None],
+    }
 
     def __init__(
         self,
@@ -539,43 +559,20 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
     # -- parameters -------------------------------------------------------------------
 
     def _check_params(self) -> None:
+        validate_params(self, "fit")
         prefix = f"{method_name(self, 'fit')}: "
         if self.solver != "lbfgs":
-            if self.solver in _SKLEARN_ONLY_SOLVERS:
-                raise ValueError(
-                    f"{prefix}solver={self.solver!r} is not supported by xplearn's "
-                    "LogisticRegression, which has only solver='lbfgs'; use "
-                    "sklearn.linear_model.LogisticRegression for the other solvers."
-                )
-            raise ValueError(f"{prefix}solver must be 'lbfgs', got {self.solver!r}.")
+            raise ValueError(
+                f"{prefix}solver={self.solver!r} is not supported by xplearn's "
+                "LogisticRegression, which has only solver='lbfgs'; use "
+                "sklearn.linear_model.LogisticRegression for the other solvers."
+            )
         if self.penalty not in _PENALTIES:
             raise ValueError(
                 f"{prefix}penalty must be 'l2' or None, got {self.penalty!r}; other "
                 "penalties need solvers that xplearn does not provide."
             )
         C = self.C
-        if isinstance(C, bool) or not isinstance(C, numbers.Real) or not C > 0:
-            raise ValueError(
-                f"{prefix}C must be a positive number (numpy.inf for no penalty), got {C!r}."
-            )
-        tol = self.tol
-        if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
-            raise ValueError(f"{prefix}tol must be a non-negative number, got {tol!r}.")
-        max_iter = self.max_iter
-        if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 0:
-            raise ValueError(f"{prefix}max_iter must be a non-negative integer, got {max_iter!r}.")
-        if not isinstance(self.fit_intercept, (bool, np.bool_)):
-            raise ValueError(f"{prefix}fit_intercept must be a bool, got {self.fit_intercept!r}.")
-        class_weight = self.class_weight
-        if not (
-            class_weight is None
-            or isinstance(class_weight, dict)
-            or (isinstance(class_weight, str) and class_weight == "balanced")
-        ):
-            raise ValueError(
-                f"{prefix}class_weight must be None, 'balanced' or a dict "
-                f"{{label: weight}}, got {class_weight!r}."
-            )
         if self.penalty is None and C != 1.0:
             warnings.warn(
                 f"{prefix}Setting penalty=None will ignore the C parameter.",
@@ -877,6 +874,7 @@ class LogisticRegression(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         predicted = decode_labels(
             self.classes_, _predict_codes(xp, _decision(xp, data.X, coef, intercept))
         )
+        check_label_kinds(data.y, self.classes_, f"{method_name(self, 'score')}: ")
         host = is_host_labels(self.classes_)
         if host != is_host_labels(data.y):
             form = "a NumPy array or list" if host else "an array of X's namespace"

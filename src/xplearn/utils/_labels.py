@@ -25,6 +25,7 @@ from xplearn._xp._ops import is_lazy
 
 __all__ = [
     "EncodedLabels",
+    "check_label_kinds",
     "decode_labels",
     "encode_labels",
     "encode_with_classes",
@@ -52,6 +53,44 @@ class EncodedLabels(NamedTuple):
 def is_host_labels(labels: Any) -> bool:
     """Whether ``labels`` are host labels (a NumPy array), not an array of X's namespace."""
     return isinstance(labels, np.ndarray)
+
+
+def _label_kind(labels: Any) -> str:
+    """``"string"``, ``"number"`` or ``"mixed"``: what the labels are (scikit-learn's
+    ``unique_labels`` tells strings from numbers the same way). Device arrays hold
+    numbers; nothing is computed."""
+    if not is_host_labels(labels):
+        return "number"
+    if labels.dtype.kind in "US":
+        return "string"
+    if labels.dtype.kind != "O":
+        return "number"
+    kinds = {isinstance(label, str) for label in labels.ravel().tolist()}
+    if len(kinds) > 1:
+        return "mixed"
+    return "string" if True in kinds else "number"
+
+
+def check_label_kinds(y: Any, classes: Any, prefix: str) -> None:
+    """Refuse labels ``y`` of another kind than the fitted ``classes``, as scikit-learn's
+    ``accuracy_score`` does (``unique_labels``: "Mix of label input types"): string labels
+    scored against a model fitted on numbers would otherwise just never match (a score
+    of 0.0).
+
+    Raises
+    ------
+    ValueError
+        One of y and classes holds strings and the other numbers, or y holds both.
+    """
+    kind, fitted = _label_kind(y), _label_kind(classes)
+    if kind == fitted and kind != "mixed":
+        return
+    given = np.unique(to_numpy(y).astype(str) if kind == "mixed" else to_numpy(y))
+    raise ValueError(
+        f"{prefix}Mix of label input types (string and number); Got {given} and "
+        f"{to_numpy(classes)}: y holds {kind} labels, the model was fitted on {fitted} "
+        "labels."
+    )
 
 
 def _sortable(xp: ModuleType, labels: Any) -> Any:
