@@ -525,10 +525,62 @@ def radius_neighbors(
     return _xp_impl.drop_self_csr(*result) if exclude_self else result
 
 
-def pairwise_distances(X: Any, Y: Any, metric: str, same: bool = False) -> Any:
+def pairwise_distances(
+    X: Any, Y: Any, metric: str, same: bool = False, method: str = "pairwise_distances()"
+) -> Any:
     """The full distance matrix between the rows of X and Y, in row chunks (array API).
 
     One matrix product per chunk (BLAS on NumPy): there is no reduction to fuse, so the
-    generic code is the fast path on every backend.
+    generic code is the fast path on every eager backend. On Dask the result is lazy:
+    one task per (row block of X, row block of Y) runs the same code on the blocks.
     """
-    return _xp_impl.pairwise_distances(X, Y, metric, same)
+    from xplearn._xp._ops import is_lazy
+
+    if is_lazy(array_namespace(X)):
+        return _pairwise_distances_lazy(X, Y, metric, same)
+    return _xp_impl.pairwise_distances(X, Y, metric, same, method)
+
+
+def _pairwise_distances_lazy(X: Any, Y: Any, metric: str, same: bool) -> Any:
+    """Dask X, Y: the distance matrix as a Dask array of blocks (rows of X x rows of Y),
+    each computed in memory by :func:`_xp_impl.pairwise_distances`; nothing computed now.
+    With ``same``, the blocks on the diagonal (the same rows twice) get exact zeros."""
+    import dask.array as da
+
+    from xplearn._xp._ops import one_column_chunk
+
+    X = one_column_chunk(X)
+    Y = X if same else one_column_chunk(Y)
+    # each block's first row index, to find the diagonal blocks (chunk sizes may be unknown)
+    ones = da.ones_like(X[:, 0], dtype=np.int64)
+    starts_x = da.cumsum(ones) - 1
+    starts_y = starts_x if same else da.cumsum(da.ones_like(Y[:, 0], dtype=np.int64)) - 1
+    return da.blockwise(
+        _pairwise_block,
+        "ij",
+        X,
+        "ik",
+        Y,
+        "jk",
+        starts_x,
+        "i",
+        starts_y,
+        "j",
+        metric=metric,
+        same=same,
+        config=get_config(),
+        dtype=X.dtype,
+        concatenate=True,
+        meta=X._meta,
+    )
+
+
+def _pairwise_block(
+    X: Any, Y: Any, rows: Any, cols: Any, *, metric: str, same: bool, config: dict
+) -> Any:
+    """One block of :func:`_pairwise_distances_lazy` (a task of its graph)."""
+    from xplearn._config import config_context
+
+    with config_context(**config):
+        diagonal = same and rows.shape == cols.shape and rows.shape[0] > 0 and rows[0] == cols[0]
+        return _xp_impl.pairwise_distances(X, X if diagonal else Y, metric, diagonal)

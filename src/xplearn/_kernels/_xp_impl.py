@@ -474,11 +474,19 @@ def _accumulate_dtype(xp: ModuleType, X: Any) -> Any:
 
 
 def unit_rows(xp: ModuleType, X: Any) -> Any:
-    """Rows of X scaled to unit norm; zero rows stay zero (cosine distance 1 to all)."""
-    norms = xp.sqrt(xp.sum(X * X, axis=1))
-    positive = norms > 0
-    scale = xp.where(positive, 1 / xp.where(positive, norms, xp.ones_like(norms)), 0)
-    return X * scale[:, None]
+    """Rows of X scaled to unit norm; zero rows stay zero (cosine distance 1 to all).
+
+    Each row is divided by its largest magnitude before its norm is taken, so that no
+    square overflows or underflows (float32 rows at 1e20 or 1e-30 keep their direction).
+    """
+    if X.shape[1] == 0:
+        return X
+    largest = xp.max(xp.abs(X), axis=1)
+    positive = largest > 0
+    one = xp.ones_like(largest)
+    scaled = X / xp.where(positive, largest, one)[:, None]
+    norms = xp.sqrt(xp.sum(scaled * scaled, axis=1))
+    return scaled / xp.where(positive, norms, one)[:, None]
 
 
 def distance_block(xp: ModuleType, X: Any, Y: Any, metric: str) -> Any:
@@ -496,30 +504,310 @@ def distance_block(xp: ModuleType, X: Any, Y: Any, metric: str) -> Any:
     return xp.sqrt(block) if metric == "euclidean" else block
 
 
-def pairwise_distances(X: Any, Y: Any, metric: str, same: bool) -> Any:
-    """The ``(n_X, n_Y)`` distance matrix, computed in row chunks of X.
+#: Cap (MiB) on one temporary of a pairwise-distance block in host memory: blocks this
+#: size stay in cache through the elementwise passes that follow the matrix product.
+PAIRWISE_HOST_CHUNK_MIB = 2
+#: The same cap on an accelerator, where larger products pay.
+PAIRWISE_DEVICE_CHUNK_MIB = 64
+#: Cap (MiB) on the temporaries of the direct differences of a batch of pairs.
+_PAIR_BATCH_MIB = 8
 
-    Each chunk's temporaries fit ``working_memory`` (manhattan: ``d`` values per pair).
-    ``same`` (Y is X) sets the diagonal to exact zeros.
+
+def _on_host(X: Any) -> bool:
+    """Whether X is in host memory (NumPy, torch CPU, array-api-strict), not on a GPU."""
+    import array_api_compat
+
+    kind = getattr(device_of(X), "type", None)  # torch devices
+    if kind is not None:
+        return kind == "cpu"
+    return not array_api_compat.is_cupy_array(X)
+
+
+def _host_memory() -> int | None:
+    """Bytes of physical memory of this machine (None where the OS does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _format_bytes(n_bytes: int) -> str:
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.3g} {unit}"
+    return f"{n_bytes} bytes"
+
+
+def allocate_result(
+    xp: ModuleType, shape: tuple[int, int], dtype: Any, device: Any, method: str, on_host: bool
+) -> Any:
+    """``xp.empty(shape)`` for a result, or at once a MemoryError naming its full size.
+
+    Host arrays larger than the machine's physical memory are refused before anything is
+    allocated (an operating system that over-commits memory would otherwise accept the
+    allocation and fail, or kill the process, only when the pages are written); a failed
+    allocation (NumPy's MemoryError, torch's "can't allocate memory" RuntimeError, a CUDA
+    out-of-memory error) becomes a MemoryError with the same message.
+    """
+    itemsize = bytes_per_item(xp, dtype)
+    n_bytes = math.prod(shape) * itemsize
+    name = "float64" if dtype == xp.float64 else "float32"
+    what = (
+        f"{method}: the result of shape {tuple(shape)} {name} needs {_format_bytes(n_bytes)} "
+        f"({' x '.join(str(n) for n in shape)} x {itemsize} bytes)"
+    )
+    advice = (
+        "Compute it in blocks of rows of X, or ask only for the nearest rows "
+        "(pairwise_distances_argkmin, pairwise_distances_radius)."
+    )
+    limit = _host_memory() if on_host else None
+    if limit is not None and n_bytes > limit:
+        raise MemoryError(
+            f"{what}, more than this machine's memory ({_format_bytes(limit)}). {advice}"
+        )
+    try:
+        return xp.empty(tuple(shape), dtype=dtype, device=device)
+    except (MemoryError, RuntimeError) as error:
+        if not isinstance(error, MemoryError) and "memory" not in str(error).lower():
+            raise
+        raise MemoryError(f"{what}, which could not be allocated: {error} {advice}") from error
+
+
+def _tolerance(xp: ModuleType, dtype: Any, accumulate: Any) -> float:
+    """Relative error an entry of the expansion must be proven below to be kept: well
+    under float32's rounding (2**-24) when float64 accumulates, 2**-40 for float64 data;
+    2**-16 where float32 has to accumulate (most entries are then kept)."""
+    if accumulate == xp.float32:
+        return 2.0**-16
+    return 2.0**-30 if dtype == xp.float32 else 2.0**-40
+
+
+class _Expansion:
+    """What every block of one ``pairwise_distances`` call shares, and the block itself.
+
+    euclidean / sqeuclidean: ``||a||^2 + ||b||^2 - 2 a.b`` on ``a = s (x - c)``,
+    ``b = s (y - c)``, accumulated in float64 where the device has it, as one matrix
+    product of rows augmented with their squared norms; ``c`` is the mean of the rows of
+    X and Y together (a large common offset cancels before any product) and ``s`` a
+    power of two that brings data whose squares would leave the accumulation's range
+    near 1 (float64 data, or float32 accumulated in float32). The expansion's rounding
+    error is at most ``(3 d + 4) u (||a||^2 + ||b||^2)`` (``d`` features, ``u`` the unit
+    roundoff: the norms and the augmented product of ``d + 2`` terms); entries whose
+    value is not above ``K (||a||^2 + max_b ||b||^2)``, ``K = (3 d + 4) u / tolerance``
+    (:func:`_tolerance`), are recomputed by direct differences of the input values (tight
+    clusters far apart, duplicates, anything the expansion cancels), so every entry has
+    a relative error below the tolerance, plus the direct sum's ``d u`` and the final
+    rounding.
+
+    cosine: ``1 - u.v`` on rows scaled to unit norm (:func:`unit_rows`, in the
+    accumulation dtype), absolute error at most ``(d + 4) u``; entries below
+    ``(d + 4) u / tolerance`` (at most 2**-6; 1/2 in float32) are recomputed as
+    ``||u - v||^2 / 2``, whose relative error is about ``u`` over the angle.
+
+    manhattan: direct sums of ``|x - y|`` in the accumulation dtype (no expansion).
+    """
+
+    def __init__(self, xp: ModuleType, X: Any, Y: Any, metric: str, same: bool, host: bool):
+        self.xp, self.X, self.Y, self.metric, self.same = xp, X, Y, metric, same
+        dtype = X.dtype
+        self.accumulate = acc = _accumulate_dtype(xp, X)
+        n_x, n_features = X.shape
+        self.n_features = n_features
+        self.cap = PAIRWISE_HOST_CHUNK_MIB if host else PAIRWISE_DEVICE_CHUNK_MIB
+        finfo = xp.finfo(acc)
+        unit = float(finfo.eps) / 2
+        tolerance = _tolerance(xp, dtype, acc)
+        # float32 values squared and summed stay inside float64's range: no scaling
+        self.check_range = acc == dtype
+        self.low = math.sqrt(float(finfo.smallest_normal) / unit)
+        self.high = math.sqrt(float(finfo.max) / (16 * (n_features + 1)))
+        if metric == "manhattan":
+            self.Xa = xp.astype(X, acc)
+            self.Ya = self.Xa if same else xp.astype(Y, acc)
+            return
+        device = device_of(X)
+        ones_x = xp.ones((n_x, 1), dtype=acc, device=device)
+        ones_y = ones_x if same else xp.ones((Y.shape[0], 1), dtype=acc, device=device)
+        if metric == "cosine":
+            # [u, 1] . [-v, 1] = 1 - u.v, straight from the product
+            self.Xa = unit_rows(xp, xp.astype(X, acc))
+            self.Ya = self.Xa if same else unit_rows(xp, xp.astype(Y, acc))
+            self.X_aug = xp.concat([self.Xa, ones_x], axis=1)
+            self.Y_aug_t = xp.matrix_transpose(xp.concat([-self.Ya, ones_y], axis=1))
+            # only near-parallel rows gain from the recomputation (its error is about
+            # u / angle); float32 accumulation gains over a wider range of angles
+            cap = 0.5 if acc == xp.float32 else 2.0**-6
+            bound = min(cap, (n_features + 4) * unit / tolerance)
+            self.threshold = xp.full((n_x, 1), bound, dtype=acc, device=device)
+            return
+        self.scale = 1.0
+        if self.check_range:
+            largest = max(_max_abs(xp, X), _max_abs(xp, Y))
+            if largest > 0 and not self.low <= largest <= self.high:
+                self.scale = 2.0 ** -round(math.log2(largest))
+        Xa = xp.astype(X, acc, copy=False)
+        if self.scale != 1.0:
+            Xa = Xa * self.scale
+        if same:
+            Ya = Xa
+            center = xp.mean(Xa, axis=0)
+        else:
+            Ya = xp.astype(Y, acc, copy=False)
+            if self.scale != 1.0:
+                Ya = Ya * self.scale
+            center = (xp.sum(Xa, axis=0) + xp.sum(Ya, axis=0)) / (n_x + Y.shape[0])
+        Xc = Xa - center
+        Yc = Xc if same else Ya - center
+        self.x_norms = xp.sum(Xc * Xc, axis=1)
+        self.y_norms = self.x_norms if same else xp.sum(Yc * Yc, axis=1)
+        # [a, ||a||^2, 1] . [-2 b, 1, ||b||^2] = the expansion, straight from the product
+        self.X_aug = xp.concat([Xc, self.x_norms[:, None], ones_x], axis=1)
+        self.Y_aug_t = xp.matrix_transpose(
+            xp.concat([Yc * -2.0, ones_y, self.y_norms[:, None]], axis=1)
+        )
+        self.bound = (3 * n_features + 4) * unit / tolerance
+        # a per-row threshold (one comparison per entry): every entry below the exact
+        # bound K (||a||^2 + ||b||^2) is below it; the few it catches are then sorted out
+        self.threshold = (self.x_norms[:, None] + xp.max(self.y_norms)) * self.bound
+
+    def rows_per_block(self, n_x: int, n_y: int) -> int:
+        per_pair = self.n_features if self.metric == "manhattan" else 1
+        per_row = n_y * per_pair * bytes_per_item(self.xp, self.accumulate)
+        return chunk_rows(n_x, per_row, self.cap)
+
+    def block(self, start: int, stop: int) -> Any:
+        """Distances of rows ``start:stop`` of X to every row of Y, in the accumulation
+        dtype: inf where the true value is beyond X's dtype's range (no NumPy warning)."""
+        # NaN from the square root of a negative expansion: such entries are recomputed
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._block(start, stop)
+
+    def _block(self, start: int, stop: int) -> Any:
+        xp = self.xp
+        if self.metric == "manhattan":
+            return self._manhattan(start, stop)
+        distances = self.X_aug[start:stop, :] @ self.Y_aug_t
+        if self.same:
+            # the diagonal is set to 0 by the caller: keep it out of the suspects
+            square = distances[:, start:stop]
+            ids = xp.arange(stop - start, device=device_of(square))
+            inf = xp.full_like(square, float("inf"))
+            distances[:, start:stop] = xp.where(ids[:, None] == ids[None, :], inf, square)
+        suspect = distances <= self.threshold[start:stop, :]
+        if self.metric == "cosine":
+            two = xp.asarray(2.0, dtype=distances.dtype, device=device_of(distances))
+            values = xp.minimum(distances, two)
+        elif self.metric == "euclidean":
+            values = xp.sqrt(distances)
+            if self.scale != 1.0:
+                values = values / self.scale
+        else:
+            values = distances if self.scale == 1.0 else (distances / self.scale) / self.scale
+        if not bool(xp.any(suspect)):
+            return values
+        rows, cols = xp.nonzero(suspect)
+        if self.metric != "cosine" and 64 * rows.shape[0] > suspect.shape[0] * suspect.shape[1]:
+            # many suspects: the exact bound, entry by entry, before any recomputation
+            total = self.x_norms[start:stop, None] + self.y_norms[None, :]
+            suspect = suspect & (distances <= self.bound * total)
+            rows, cols = xp.nonzero(suspect)
+        if rows.shape[0]:
+            values[suspect] = self._exact(rows + start, cols)
+        return values
+
+    def _manhattan(self, start: int, stop: int) -> Any:
+        xp = self.xp
+        n_y = self.Ya.shape[0]
+        a = self.Xa[start:stop, None, :]
+        per_col = max(1, (stop - start) * self.n_features) * bytes_per_item(xp, self.accumulate)
+        cols = max(1, int(self.cap * 2**20 // per_col))
+        if cols >= n_y:
+            return xp.sum(xp.abs(a - self.Ya[None, :, :]), axis=2)
+        parts = []
+        for c0 in range(0, n_y, cols):
+            parts.append(xp.sum(xp.abs(a - self.Ya[None, c0 : min(n_y, c0 + cols), :]), axis=2))
+        return xp.concat(parts, axis=1)
+
+    def _exact(self, rows: Any, cols: Any) -> Any:
+        """Distances of the pairs ``(X[rows[p]], Y[cols[p]])`` by direct differences, in
+        the accumulation dtype, batch by batch."""
+        xp = self.xp
+        n_pairs = rows.shape[0]
+        per_pair = 3 * max(1, self.n_features) * bytes_per_item(xp, self.accumulate)
+        step = max(1, int(_PAIR_BATCH_MIB * 2**20 // per_pair))
+        parts = []
+        for p0 in range(0, n_pairs, step):
+            p1 = min(n_pairs, p0 + step)
+            parts.append(self._exact_batch(rows[p0:p1], cols[p0:p1]))
+        return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+
+    def _exact_batch(self, rows: Any, cols: Any) -> Any:
+        xp = self.xp
+        acc = self.accumulate
+        if self.metric == "cosine":
+            diff = xp.take(self.Xa, rows, axis=0) - xp.take(self.Ya, cols, axis=0)
+            return xp.clip(0.5 * xp.sum(diff * diff, axis=1), 0, 2)
+        diff = xp.astype(xp.take(self.X, rows, axis=0), acc) - xp.astype(
+            xp.take(self.Y, cols, axis=0), acc
+        )
+        squared = xp.sum(diff * diff, axis=1)
+        if self.check_range:
+            # differences whose squares left the range: divided by the largest first
+            largest = xp.max(xp.abs(diff), axis=1)
+            if bool(xp.any((largest > self.high) | ((largest > 0) & (largest < self.low)))):
+                one = xp.ones_like(largest)
+                safe = xp.where(largest > 0, largest, one)
+                ratio = diff / safe[:, None]
+                unit = xp.sum(ratio * ratio, axis=1)
+                if self.metric == "euclidean":
+                    return largest * xp.sqrt(unit)
+                return (largest * largest) * unit
+        return xp.sqrt(squared) if self.metric == "euclidean" else squared
+
+
+def _max_abs(xp: ModuleType, X: Any) -> float:
+    return float(xp.max(xp.abs(X))) if X.shape[0] * X.shape[1] else 0.0
+
+
+def pairwise_distances(
+    X: Any, Y: Any, metric: str, same: bool, method: str = "pairwise_distances()"
+) -> Any:
+    """The ``(n_X, n_Y)`` distance matrix, in X's dtype, computed in row blocks of X.
+
+    The result is allocated first (a MemoryError naming its size at once if it cannot
+    be, see :func:`allocate_result`); each block's temporaries fit a few MiB on the host
+    (64 MiB on an accelerator) and ``working_memory``. The accuracy contract is that of
+    :class:`_Expansion`. ``same`` (Y is X) sets the diagonal to exact zeros. Eager
+    namespaces only (the result is written block by block).
     """
     xp = array_namespace(X)
-    n_x, n_features = X.shape
-    n_y = Y.shape[0]
-    per_pair = n_features if metric == "manhattan" else 2
-    rows = chunk_rows(n_x, n_y * per_pair * bytes_per_item(xp, X.dtype))
-    blocks = []
+    device = device_of(X)
+    n_x, n_y = X.shape[0], Y.shape[0]
+    host = _on_host(X)
+    out = allocate_result(xp, (n_x, n_y), X.dtype, device, method, host)
+    if n_x == 0 or n_y == 0:
+        return out
+    terms = _Expansion(xp, X, Y, metric, same, host)
+    rows = terms.rows_per_block(n_x, n_y)
+    import array_api_compat
+
+    # NumPy, torch and CuPy cast while they copy; others need the cast made first
+    casts = array_api_compat.is_numpy_namespace(xp) or array_api_compat.is_torch_namespace(xp)
+    casts = casts or array_api_compat.is_cupy_namespace(xp)
     for start, stop in row_chunks(n_x, rows):
-        chunk = X if start is None else X[start:stop, :]
-        block = distance_block(xp, chunk, Y, metric)
+        block = terms.block(start, stop)
+        with np.errstate(over="ignore"):  # beyond float32's range: inf
+            out[start:stop, :] = block if casts else xp.astype(block, out.dtype)
         if same:
-            offset = 0 if start is None else start
-            row_ids = xp.arange(block.shape[0], device=device_of(X))[:, None] + offset
-            col_ids = xp.arange(n_y, device=device_of(X))[None, :]
-            block = xp.where(row_ids == col_ids, xp.zeros_like(block), block)
-        blocks.append(block)
-    if not blocks:
-        return xp.zeros((0, n_y), dtype=X.dtype, device=device_of(X))
-    return blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
+            square = out[start:stop, start:stop]
+            size = stop - start
+            ids = xp.arange(size, device=device)
+            out[start:stop, start:stop] = xp.where(
+                ids[:, None] == ids[None, :], xp.zeros_like(square), square
+            )
+    return out
 
 
 #: Sums of squares outside [2**-960, 2**960] (float64; [2**-100, 2**100] in float32) may

@@ -100,8 +100,9 @@ def pairwise_distances(X, Y=None, metric="euclidean"):
     neighbour functions recompute the distances they return exactly.
     """
     metric = check_metric(metric, "pairwise_distances(): ")
-    _, X, Y_, _ = _validate_pair(X, Y, "pairwise_distances")
-    return _pairwise_distances(X, X if Y is None else Y_, metric, same=Y is None)
+    same = Y is None or Y is X
+    _, X, Y_, _ = _validate_pair(X, None if same else Y, "pairwise_distances")
+    return _pairwise_distances(X, X if same else Y_, metric, same=same)
 
 
 def _check_count(value: Any, what: str, prefix: str, upper: int, upper_name: str) -> int:
