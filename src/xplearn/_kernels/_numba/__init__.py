@@ -343,8 +343,7 @@ def argkmin_numpy(
             X, Y, packed, y_term, shift, scale, r_norm, k, n_select, code
         )
         return (found if keys else distances), indices
-    # the ranking runs in float32 whatever the data's dtype
-    plan = neighbor_tiles(n_queries, n_train, n_features, 4)
+    plan = neighbor_tiles(n_queries, n_train, n_features, 4)  # manhattan's tiles
     x_norms = y_norms = np.empty(0, dtype=np.float64)
     if code == _nb.COSINE:
         x_norms = np.empty(n_queries, dtype=np.float64)
@@ -366,34 +365,22 @@ def argkmin_numpy(
                 candidates = np.empty((n_queries, k), dtype=np.int64)
                 ok = np.zeros(n_queries, dtype=bool)
         else:
-            part_vals = np.empty((plan["n_parts"], n_queries, n_select), dtype=np.float32)
-            part_idx = np.empty((plan["n_parts"], n_queries, n_select), dtype=np.int64)
-            args = (n_select, plan["q_tile"], plan["t_tile"], plan["n_parts"], plan["part_len"])
-            n_items = -(-n_queries // plan["q_tile"]) * plan["n_parts"]
-            x_sq = np.empty(n_queries, dtype=np.float64)
-            item_r2 = np.zeros(max(n_items, 1), dtype=np.float64)
             unit = code == _nb.COSINE
             if unit:
                 shift, scale = np.zeros(n_features), 1.0
             else:
                 shift, scale = center_and_scale(Y) if index is None else index[:2]
-            _nb.argkmin_dot(
-                X, Y, shift, scale, unit, *args, part_vals, part_idx, x_sq, item_r2
-            )
-            r_norm = _norm_bound(float(item_r2.max()))
-            vals, candidates = _merged(part_vals, part_idx, n_queries, n_select)
-            v_last = vals[:, n_select - 1].astype(np.float64)
-            del part_vals, vals
-            indices = candidates.reshape(-1)
-            indptr = np.arange(0, n_queries * n_select + 1, n_select, dtype=np.int64)
-            flat = _exact_keys(X, Y, indptr, indices, code, x_norms, y_norms)
-            _nb.sort_rows(indptr, flat, indices)
-            found = flat.reshape(n_queries, n_select)
-            ok = np.empty(n_queries, dtype=bool)
-            _nb.certify(
-                found, candidates, k, v_last, x_sq, r_norm, scale, code, n_features,
-                _nb.U32, n_train, ok,
-            )  # fmt: skip
+            frame = (shift, scale, unit, code, x_norms, y_norms)
+            found, candidates, ok = _ranked_pass(X, Y, k, n_select, frame, np.float32)
+            failed = np.flatnonzero(~ok)
+            if failed.size and np.isfinite(scale):
+                # the same ranking in float64 (a bound 2**29 times tighter) for the queries
+                # float32's did not certify: tight clusters far apart, mostly
+                Xf = np.ascontiguousarray(X[failed])
+                xf_norms = x_norms[failed] if unit else x_norms
+                frame = (shift, scale, unit, code, xf_norms, y_norms)
+                found_f, cand_f, ok_f = _ranked_pass(Xf, Y, k, n_select, frame, np.float64)
+                found[failed], candidates[failed], ok[failed] = found_f, cand_f, ok_f
         failed = np.flatnonzero(~ok)
         if failed.size:
             exact_keys = np.empty((failed.size, k), dtype=np.float64)
@@ -406,6 +393,38 @@ def argkmin_numpy(
     with np.errstate(over="ignore"):  # float32 sqeuclidean beyond 1e19: inf
         distances = np.ascontiguousarray(found[:, :k], dtype=out_dtype)
     return distances, np.ascontiguousarray(candidates[:, :k])
+
+
+def _ranked_pass(X, Y, k, n_select, frame, rank_dtype):
+    """Candidates by the expansion in ``rank_dtype`` tiles, their float64 distances
+    sorted, and which queries :func:`._neighbors.certify` proves exact:
+    ``(keys (nq, n_select) float64, indices (nq, n_select), ok (nq,) bool)``."""
+    shift, scale, unit, code, x_norms, y_norms = frame
+    n_queries, n_features = X.shape
+    n_train = Y.shape[0]
+    rank_dtype = np.dtype(rank_dtype)
+    plan = neighbor_tiles(n_queries, n_train, n_features, rank_dtype.itemsize)
+    part_vals = np.empty((plan["n_parts"], n_queries, n_select), dtype=rank_dtype)
+    part_idx = np.empty((plan["n_parts"], n_queries, n_select), dtype=np.int64)
+    args = (n_select, plan["q_tile"], plan["t_tile"], plan["n_parts"], plan["part_len"])
+    n_items = -(-n_queries // plan["q_tile"]) * plan["n_parts"]
+    x_sq = np.empty(n_queries, dtype=np.float64)
+    item_r2 = np.zeros(max(n_items, 1), dtype=np.float64)
+    alphas = (rank_dtype.type(-2.0), rank_dtype.type(-1.0))
+    _nb.argkmin_dot(X, Y, shift, scale, unit, *args, part_vals, part_idx, x_sq, item_r2, *alphas)
+    r_norm = _norm_bound(float(item_r2.max()))
+    vals, candidates = _merged(part_vals, part_idx, n_queries, n_select)
+    v_last = vals[:, n_select - 1].astype(np.float64)
+    del part_vals, vals
+    indices = candidates.reshape(-1)
+    indptr = np.arange(0, n_queries * n_select + 1, n_select, dtype=np.int64)
+    keys = _exact_keys(X, Y, indptr, indices, code, x_norms, y_norms)
+    _nb.sort_rows(indptr, keys, indices)
+    keys = keys.reshape(n_queries, n_select)
+    ok = np.empty(n_queries, dtype=bool)
+    u = _nb.U32 if rank_dtype.itemsize == 4 else _nb.U64
+    _nb.certify(keys, candidates, k, v_last, x_sq, r_norm, scale, code, n_features, u, n_train, ok)
+    return keys, candidates, ok
 
 
 def _merged(part_vals, part_idx, n_queries, width):

@@ -174,7 +174,8 @@ def _init_lists(vals, idx, q0, q1, k):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _load_rows(src, r0, r1, shift, scale, unit, dst, norms):  # pragma: no cover - compiled
-    """Rows ``r0:r1`` of ``src`` into the float32 tile ``dst``: ``(x - shift) * scale``,
+    """Rows ``r0:r1`` of ``src`` into the tile ``dst`` (float32, or float64 for the
+    second ranking pass), rounded once: ``(x - shift) * scale``,
     or ``x / ||x||`` with ``unit`` (zero rows stay zero); ``norms`` (OUT) gets each
     tile row's squared norm (float64 accumulation of the float32 values)."""
     d = src.shape[1]
@@ -200,10 +201,10 @@ def _load_rows(src, r0, r1, shift, scale, unit, dst, norms):  # pragma: no cover
                     acc += v * v
                 inv = 1.0 / np.sqrt(acc)
                 for f in range(d):
-                    dst[r, f] = np.float32(np.float64(src[r0 + r, f]) * s * inv)
+                    dst[r, f] = np.float64(src[r0 + r, f]) * s * inv  # rounded to dst's dtype
         else:
             for f in range(d):
-                dst[r, f] = np.float32((np.float64(src[r0 + r, f]) - shift[f]) * scale)
+                dst[r, f] = (np.float64(src[r0 + r, f]) - shift[f]) * scale
         acc = 0.0
         for f in range(d):
             v = np.float64(dst[r, f])
@@ -277,7 +278,22 @@ def argkmin_packed(X, packed, y_term, shift, scale, k, out_vals, out_idx, x_sq):
 
 @njit(parallel=True, cache=True)
 def argkmin_dot(
-    X, Y, shift, scale, unit, k, q_tile, t_tile, n_parts, part_len, out_vals, out_idx, x_sq, item_r2
+    X,
+    Y,
+    shift,
+    scale,
+    unit,
+    k,
+    q_tile,
+    t_tile,
+    n_parts,
+    part_len,
+    out_vals,
+    out_idx,
+    x_sq,
+    item_r2,
+    alpha_sq,
+    alpha_unit,
 ):  # pragma: no cover - compiled
     """Per training part, the k best candidates of each query row by a float32 ranking.
 
@@ -299,12 +315,15 @@ def argkmin_dot(
     x_sq : (n_queries,) float64 OUT squared norms of the loaded (float32) query rows
     item_r2 : (n_work_items,) float64 OUT largest squared norm of the loaded training
         rows each work item met (their maximum is R**2 of :func:`certify`)
+    alpha_sq, alpha_unit : -2 and -1 of ``out_vals``' dtype, the dtype the tiles, the
+        matrix products and the ranking use: float32 (first pass) or float64 (second
+        pass, for the queries float32's bound did not certify)
     """
     nq = X.shape[0]
     nt = Y.shape[0]
     d = X.shape[1]
     n_qb = (nq + q_tile - 1) // q_tile
-    alpha = np.float32(-1.0) if unit else np.float32(-2.0)
+    alpha = alpha_unit if unit else alpha_sq
     for w in prange(n_qb * n_parts):
         qb = w // n_parts
         p = w - qb * n_parts
@@ -313,16 +332,16 @@ def argkmin_dot(
         nb = q1 - q0
         t_start = p * part_len
         t_end = min(nt, t_start + part_len)
-        xs = np.empty((nb, d), dtype=np.float32)
+        xs = np.empty((nb, d), dtype=out_vals.dtype)
         x_norms = np.empty(nb, dtype=np.float64)
         _load_rows(X, q0, q1, shift, scale, unit, xs, x_norms)
         for i in range(nb):
             x_sq[q0 + i] = x_norms[i]
         r2 = 0.0
-        ys = np.empty((t_tile, d), dtype=np.float32)
+        ys = np.empty((t_tile, d), dtype=out_vals.dtype)
         y_norms = np.empty(t_tile, dtype=np.float64)
-        y_term = np.empty(t_tile, dtype=np.float32)
-        buffer = np.empty(nb * t_tile, dtype=np.float32)
+        y_term = np.empty(t_tile, dtype=out_vals.dtype)
+        buffer = np.empty(nb * t_tile, dtype=out_vals.dtype)
         vals = out_vals[p]
         idx = out_idx[p]
         _init_lists(vals, idx, q0, q1, k)
@@ -331,7 +350,7 @@ def argkmin_dot(
             m = t1 - t0
             _load_rows(Y, t0, t1, shift, scale, unit, ys, y_norms)
             for j in range(m):
-                y_term[j] = 0.0 if unit else np.float32(y_norms[j])
+                y_term[j] = 0.0 if unit else y_norms[j]
                 if y_norms[j] > r2 or y_norms[j] != y_norms[j]:
                     r2 = y_norms[j]
             dots = buffer[: nb * m].reshape((nb, m))
