@@ -212,7 +212,10 @@ def test_binary_probabilities_do_not_round_to_zero():
     smaller = np.min(proba, axis=1)
     assert np.all(smaller > 0)
     np.testing.assert_allclose(np.log(smaller), -np.logaddexp(0, np.abs(scores)), rtol=1e-5)
-    np.testing.assert_allclose(est.predict_log_proba(X_far), np.log(proba), rtol=1e-6)
+    # in log space: log sigmoid(+-s) = -logaddexp(0, -+s), also for p near 1 (the log of
+    # the probability rounded to float32 would keep no digit of log(1 - 3e-7))
+    exact = -np.logaddexp(0.0, np.stack([scores, -scores], axis=1).astype(np.float64))
+    np.testing.assert_allclose(est.predict_log_proba(X_far), exact, rtol=1e-5)
 
 
 # ---------------------------------------------------------------------------------------
@@ -378,15 +381,16 @@ def test_one_class_is_an_error(backend):
     est = LDA()
     with pytest.raises(ValueError, match=r"LinearDiscriminantAnalysis\.fit\(\): .*only one"):
         est.fit(X_backend, backend.asarray(np.ones(X.shape[0], dtype=np.int64)))
-    # the failed fit leaves nothing behind, also after an earlier successful fit
+    # a failed first fit leaves nothing behind; a failed refit leaves the previous model
     with pytest.raises(NotFittedError):
         est.predict(X_backend)
     est.fit(X_backend, y_backend)
+    coef, predicted = to_numpy(est.coef_).copy(), to_numpy(est.predict_proba(X_backend))
     with pytest.raises(ValueError, match="only one"):
-        est.fit(X_backend, backend.asarray(np.ones(X.shape[0], dtype=np.int64)))
-    assert not hasattr(est, "coef_")
-    with pytest.raises(NotFittedError):
-        est.predict(X_backend)
+        est.fit(X_backend[:, :2], backend.asarray(np.ones(X.shape[0], dtype=np.int64)))
+    assert est.n_features_in_ == X.shape[1]
+    np.testing.assert_array_equal(to_numpy(est.coef_), coef)
+    np.testing.assert_array_equal(to_numpy(est.predict_proba(X_backend)), predicted)
 
 
 def test_y_of_wrong_length(backend):
@@ -418,15 +422,16 @@ def test_as_many_samples_as_classes():
     [
         ({"solver": "svd", "shrinkage": "auto"}, NotImplementedError, "shrinkage not supported"),
         ({"solver": "svd", "shrinkage": 0.5}, NotImplementedError, "shrinkage not supported"),
-        ({"solver": "eigen", "shrinkage": 1.5}, ValueError, "shrinkage must be None, 'auto'"),
-        ({"solver": "lsqr", "shrinkage": "fixed"}, ValueError, "shrinkage must be None, 'auto'"),
-        ({"solver": "cholesky"}, ValueError, "solver must be one of"),
+        ({"solver": "eigen", "shrinkage": 1.5}, ValueError, "The 'shrinkage' parameter"),
+        ({"solver": "lsqr", "shrinkage": "fixed"}, ValueError, "The 'shrinkage' parameter"),
+        ({"solver": "cholesky"}, ValueError, "The 'solver' parameter"),
         ({"n_components": 3}, ValueError, "n_components cannot be larger than"),
-        ({"n_components": 0}, ValueError, "n_components must be None or an int >= 1"),
-        ({"n_components": 1.5}, ValueError, "n_components must be None or an int >= 1"),
-        ({"tol": -1.0}, ValueError, "tol must be a float >= 0"),
-        ({"store_covariance": "yes"}, ValueError, "store_covariance must be a bool"),
-        ({"covariance_estimator": object()}, ValueError, "covariance_estimator is not supported"),
+        ({"n_components": 0}, ValueError, "The 'n_components' parameter"),
+        ({"n_components": 1.5}, ValueError, "The 'n_components' parameter"),
+        ({"tol": -1.0}, ValueError, "The 'tol' parameter"),
+        ({"tol": float("nan")}, ValueError, "The 'tol' parameter"),
+        ({"store_covariance": "yes"}, ValueError, "The 'store_covariance' parameter"),
+        ({"covariance_estimator": object()}, ValueError, "The 'covariance_estimator' parameter"),
         ({"priors": [0.5, 0.5]}, ValueError, "Number of priors must match"),
         ({"priors": [0.5, 0.7, -0.2]}, ValueError, "priors must be non-negative"),
         ({"priors": [0.0, 0.0, 0.0]}, ValueError, "priors must not all be zero"),
@@ -578,3 +583,105 @@ def test_property_constant_feature_gives_no_nan(
         np.testing.assert_allclose(
             est.predict_proba(X), reference.predict_proba(X[:, :-1]), rtol=1e-6, atol=1e-9
         )
+
+
+# ---------------------------------------------------------------------------------------
+# Numerical trust (issue 15): large queries, mixed column scales, strict parameters
+
+
+def _tight_classes(n_classes, seed=0):
+    """Tight classes (spread 1e-3) 0.1 apart: coefficients near 1e5, of both signs."""
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((n_classes, 3)) * 0.1
+    y = np.repeat(np.arange(n_classes), 60)
+    return centers[y] + 1e-3 * rng.standard_normal((len(y), 3)), y
+
+
+def _exact_scores(est, Q):
+    """Scores of the fitted float32 model by float64 arithmetic (no overflow)."""
+    coef = to_numpy(est.coef_).astype(np.float64)
+    intercept = to_numpy(est.intercept_).astype(np.float64)
+    return Q.astype(np.float64) @ coef.T + intercept
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("solver", ["svd", "lsqr", "eigen"])
+def test_probabilities_of_huge_float32_queries_are_finite(backend, n_classes, solver):
+    """float32 queries near 1e33: ``X @ coef_.T`` overflows (inf - inf = NaN), the
+    probabilities do not: the float64 evaluation of the same fitted model, rounded;
+    log-probabilities in log space (clipped at the smallest normal's log, as
+    scikit-learn); decision_function +-inf where the float64 score exceeds float32, never
+    NaN."""
+    X, y = _tight_classes(n_classes)
+    est = LDA(solver=solver).fit(backend.asarray(X, dtype=np.float32), backend.asarray(y))
+    rng = np.random.default_rng(1)
+    Q = (rng.standard_normal((20, 3)) * 10.0 ** rng.uniform(30, 33.5, (20, 1))).astype(np.float32)
+    Q[:5] = X[:5] * 1e33  # also along the data, where products of both signs cancel
+    Q_backend = backend.asarray(Q)
+    scores = _exact_scores(est, Q)
+    if n_classes == 2:
+        scores = np.column_stack([np.zeros(len(Q)), scores[:, 0]])
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_proba = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    proba = to_numpy(est.predict_proba(Q_backend))
+    assert np.all(np.isfinite(proba))
+    np.testing.assert_allclose(proba, np.exp(log_proba), atol=1e-6)
+    tiny = np.log(np.finfo(np.float32).smallest_normal)
+    np.testing.assert_allclose(
+        to_numpy(est.predict_log_proba(Q_backend)), np.maximum(log_proba, tiny), rtol=1e-5
+    )
+    decision = to_numpy(est.decision_function(Q_backend))
+    assert not np.any(np.isnan(decision))
+    expected = scores[:, 1] if n_classes == 2 else scores
+    representable = np.abs(expected) < np.finfo(np.float32).max
+    np.testing.assert_allclose(decision[representable], expected[representable], rtol=1e-4)
+    assert np.all(np.sign(decision[~representable]) == np.sign(expected[~representable]))
+    np.testing.assert_array_equal(
+        to_numpy(est.predict(Q_backend)), np.argmax(scores, axis=1).astype(np.int64)
+    )
+
+
+@pytest.mark.parametrize("solver", ["svd", "lsqr", "eigen"])
+def test_float32_mixed_column_scales_match_the_float64_fit(backend, solver):
+    """float32 columns of scale 1, 0.01, 300 + 0.1 * noise, 1e4 + noise (class shifts in
+    proportion): scikit-learn's float64 fit of the same float32 values to 1% (the svd
+    solver's float32 statistics were 90% off)."""
+    rng = np.random.default_rng(2)
+    n_samples = 30_000
+    y = rng.integers(0, 3, n_samples)
+    scales = np.array([1.0, 0.01, 0.1, 1.0])
+    X = rng.standard_normal((n_samples, 4)) * scales + np.array([0.0, 0.0, 300.0, 1e4])
+    X32 = (X + y[:, None] * scales * np.array([1.0, -0.5, 0.7, 0.3])).astype(np.float32)
+    reference = sklearn.discriminant_analysis.LinearDiscriminantAnalysis(solver=solver).fit(
+        X32.astype(np.float64), y
+    )
+    est = LDA(solver=solver).fit(backend.asarray(X32), backend.asarray(y))
+    assert est.coef_.dtype == backend.xp.float32
+    assert_allclose_xp(est.coef_, reference.coef_, rtol=1e-2, atol=0)
+    assert_allclose_xp(est.intercept_, reference.intercept_, rtol=1e-2, atol=0)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "cholesky"},
+        {"shrinkage": 2.0},
+        {"shrinkage": "fixed"},
+        {"n_components": 0},
+        {"tol": -1.0},
+        {"store_covariance": "yes"},
+        {"priors": "uniform"},
+        {"covariance_estimator": object()},
+    ],
+    ids=lambda params: "-".join(f"{key}={value}" for key, value in params.items()),
+)
+def test_parameters_are_validated_as_scikit_learn_does(params):
+    """Each parameter is refused as scikit-learn refuses it: its InvalidParameterError (a
+    ValueError and a TypeError), the message naming the method."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = _binary()
+    with pytest.raises(InvalidParameterError):
+        sklearn.discriminant_analysis.LinearDiscriminantAnalysis(**params).fit(X, y)
+    with pytest.raises(InvalidParameterError, match=r"LinearDiscriminantAnalysis\.fit\(\): "):
+        LDA(**params).fit(X, y)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from numbers import Integral, Real
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -15,6 +16,7 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from xplearn._kernels._blocks import Moments, grouped_moments, map_row_blocks
 from xplearn._xp import (
@@ -25,6 +27,7 @@ from xplearn._xp import (
     supports_float64,
     to_numpy,
 )
+from xplearn._xp._dtypes import check_policy
 from xplearn._xp._onnx import row_max, softmax_rows
 from xplearn._xp._ops import eigh, flip_sign_rows, is_lazy, materialize, svd, to_scalar
 from xplearn.base import Capabilities, XPEstimatorMixin
@@ -35,27 +38,11 @@ from xplearn.naive_bayes import (
     _safe_log,
 )
 from xplearn.utils._labels import decode_labels, encode_labels
-from xplearn.utils.validation import method_name, validate_data
+from xplearn.utils.validation import method_name, validate_data, validate_params
 
 __all__ = ["LinearDiscriminantAnalysis"]
 
 _SOLVERS = ("svd", "lsqr", "eigen")
-_FITTED_STATE = (
-    "classes_",
-    "coef_",
-    "intercept_",
-    "covariance_",
-    "explained_variance_ratio_",
-    "means_",
-    "priors_",
-    "scalings_",
-    "xbar_",
-    "_max_components",
-    "_n_features_out",
-    "n_features_in_",
-    "feature_names_in_",
-    "_fit_context",
-)
 
 
 def _small_namespace(xp: ModuleType) -> ModuleType:
@@ -142,7 +129,9 @@ class LinearDiscriminantAnalysis(
     dtype_policy : {"preserve", "float32", "float64", "mixed"}, default=None
         Dtype of the computation and fitted attributes; None takes the configured default
         (``"preserve"``). ``"preserve"``: float32 data gives float32 attributes and
-        outputs, float64 gives float64, integers the device's default float.
+        outputs, float64 gives float64, integers the device's default float; the class
+        means, standard deviations and covariance matrices of float32 data accumulate in
+        float64 where the device has it (the SVD of the scaled data stays float32).
         ``"mixed"``: float32 storage and decomposition of the data (``"svd"``), with the
         class means, standard deviations and covariance matrices accumulated in float64
         where the device has it, and the small decompositions done in float64; attributes
@@ -198,7 +187,11 @@ for "eigen"
     ``min(n_classes - 1, n_features)`` leading ones, the eigen solver's ``scalings_``
     columns span the null space of the between-class covariance in an arbitrary basis,
     as in scikit-learn. The inference methods are free of data-dependent Python control
-    flow.
+    flow. They evaluate the scores divided by a power of two (``_decision_scale``, at
+    least twice the largest row 1-norm of ``coef_``), which is exact and cannot
+    overflow for finite X: ``predict_proba``, ``predict_log_proba`` and ``predict`` are
+    finite and right for queries whose scores leave the dtype (float32 at 1e30), and
+    ``decision_function`` is +-inf there, never NaN.
 
     On Dask arrays, ``fit`` makes one pass over X (one computation, which also checks X
     for NaN and infinity): per row block, each class's count, mean, squared deviations
@@ -235,6 +228,18 @@ for "eigen"
             "transform",
         ),
     )
+
+    _parameter_constraints: ClassVar[dict] = {
+        # scikit-learn's (LinearDiscriminantAnalysis._parameter_constraints); a custom
+        # covariance estimator is refused later, with its own message
+        "solver": [StrOptions({"svd", "lsqr", "eigen"})],
+        "shrinkage": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both"), None],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "priors": ["array-like", None],
+        "store_covariance": ["boolean"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "covariance_estimator": [HasMethods("fit"), None],
+    }
 
     def __init__(
         self,
@@ -310,6 +315,11 @@ for "eigen"
                 f"store_covariance={self.store_covariance!r}."
             )
 
+    def _accumulates_in_float64(self, xp: ModuleType, device: Any) -> bool:
+        """Whether sums over samples go to float64: wherever the device has it, except
+        under ``dtype_policy="float32"``."""
+        return check_policy(self.dtype_policy) != "float32" and supports_float64(xp, device)
+
     def _fit_priors(self, xp, device, counts, n_samples, dtype, prefix, stacklevel=4):
         n_classes = counts.shape[0]
         if self.priors is None:
@@ -351,17 +361,17 @@ for "eigen"
             The fitted estimator.
         """
         prefix = f"{method_name(self, 'fit')}: "
+        validate_params(self, "fit")
         self._check_params(prefix)
-        self._forget()
+        saved = dict(self.__dict__)
         try:
             return self._fit(X, y, prefix)
         except BaseException:
-            self._forget()  # a failed fit must not leave a half-fitted model
+            # a failed (re)fit leaves the model as it was: the previous fit intact, or
+            # unfitted; never half-fitted
+            self.__dict__.clear()
+            self.__dict__.update(saved)
             raise
-
-    def _forget(self) -> None:
-        for name in _FITTED_STATE:
-            self.__dict__.pop(name, None)
 
     def _fit(self, X, y, prefix):
         data = validate_data(
@@ -378,6 +388,10 @@ for "eigen"
         )
         xp, device = data.xp, data.device
         compute, accumulate = data.dtypes.compute, data.dtypes.accumulate
+        if accumulate != xp.float64 and self._accumulates_in_float64(xp, device):
+            # float32 data stay float32 in the SVD of the scaled data and the attributes;
+            # means, deviations and covariances of data far from 0 need float64's digits
+            accumulate = xp.float64
         encoded = encode_labels(xp, device, data.y, prefix)
         classes = encoded.classes
         n_samples, n_features = data.X.shape
@@ -434,6 +448,7 @@ for "eigen"
             setattr(self, name, value)
         self.classes_ = classes
         self._n_features_out = self._max_components
+        self._decision_scale = _decision_scale(fitted["coef_"], fitted["intercept_"], compute)
         return self
 
     def _fit_blocks(self, xp, X, encoded, compute, prefix):
@@ -503,6 +518,7 @@ for "eigen"
             setattr(self, name, xp.asarray(np.asarray(value).astype(dtype)))
         self.classes_ = encoded.classes
         self._n_features_out = self._max_components
+        self._decision_scale = _decision_scale(fitted["coef_"], fitted["intercept_"], dtype)
         return self
 
     def _within_covariance(self, stats, shrinkage):
@@ -656,27 +672,50 @@ for "eigen"
     def _infer(self, method: str, xp: ModuleType, X: Any) -> Any:
         if method == "transform":
             return self._transform(xp, X)
-        scores = self._decision(X)
+        # the scores divided by a power of two: finite for any finite X (``k * z`` may
+        # overflow, ``X @ coef_.T`` may give inf - inf = NaN for X at 1e30)
+        z = self._decision(X)
+        device = device_of(z)
+        scale = float(self._decision_scale)
+        k = xp.asarray(scale, dtype=z.dtype, device=device)
+        # k times a value beyond +-big overflows: such scores are clipped there first
+        big = xp.asarray(float(xp.finfo(z.dtype).max) / scale, dtype=z.dtype, device=device)
         # one score column for two classes (coef_'s shape: known on symbolic arrays too)
         binary = self.coef_.shape[0] == 1
         if method == "decision_function":
+            scores = k * xp.clip(z, -big, big)
+            # +-inf where the score exceeds the dtype (no overflow warning), never NaN
+            infinite = xp.asarray(float("inf"), dtype=z.dtype, device=device)
+            scores = xp.where(xp.abs(z) > big, xp.sign(z) * infinite, scores)
             return xp.reshape(scores, (-1,)) if binary else scores
         if method == "predict":
             # two classes: one score column, positive for the second class
-            codes = xp.astype(scores[:, 0] > 0, xp.int64) if binary else xp.argmax(scores, axis=1)
+            codes = xp.astype(z[:, 0] > 0, xp.int64) if binary else xp.argmax(z, axis=1)
             return decode_labels(self.classes_, codes)
-        proba = self._proba(xp, scores)
-        if method == "predict_proba":
-            return proba
-        tiny = xp.asarray(
-            xp.finfo(proba.dtype).smallest_normal, dtype=proba.dtype, device=device_of(proba)
-        )
-        return xp.log(xp.where(proba == 0, tiny, proba))
+        if binary:
+            scores = k * xp.clip(z[:, 0], -big, big)
+            if method == "predict_proba":
+                return self._binary_proba(xp, scores)
+            log_proba = self._binary_log_proba(xp, scores)
+        else:
+            # log-space: differences to the row's largest score, <= 0 (from -max on)
+            shifted = k * xp.maximum(z - row_max(xp, z, axis=1, keepdims=True), -big)
+            if method == "predict_proba":
+                return softmax_rows(xp, shifted, lambda values: _softmax(xp, values))
+            log_proba = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+        # as scikit-learn: a probability below the smallest normal number counts as that
+        # number, so the log is finite
+        tiny = math.log(float(xp.finfo(log_proba.dtype).smallest_normal))
+        return xp.maximum(log_proba, xp.asarray(tiny, dtype=log_proba.dtype, device=device_of(z)))
 
     def _decision(self, X: Any) -> Any:
-        """Scores of shape (n_samples, n_classes), or (n_samples, 1) for 2 classes."""
+        """Scores divided by ``_decision_scale``, shape (n_samples, n_classes), or
+        (n_samples, 1) for 2 classes: ``X @ (coef_ / k).T + intercept_ / k``. Dividing by
+        a power of two is exact, so ``k`` times the result is ``X @ coef_.T +
+        intercept_`` to the bit wherever that does not overflow."""
         coef, intercept = self._fitted_arrays(X.dtype, "coef_", "intercept_")
-        return X @ coef.T + intercept
+        k = float(self._decision_scale)
+        return X @ (coef / k).T + intercept / k
 
     def decision_function(self, X):
         """Decision function: the log-posterior of each class up to a constant.
@@ -710,21 +749,29 @@ for "eigen"
         """
         return self._validated_infer("predict", X)
 
-    def _proba(self, xp: ModuleType, scores: Any) -> Any:
-        if self.coef_.shape[0] == 1:
-            # logistic sigmoid of +-scores, without overflow (exp of non-positive numbers
-            # only); each class's probability is computed, not 1 - the other's, so that a
-            # probability near 0 does not round to 0 (scikit-learn takes 1 - p: the same
-            # up to 1 ulp of 1)
-            scores = scores[:, 0]
-            small = xp.exp(-xp.abs(scores))
-            large = 1.0 / (1.0 + small)
-            small = small * large
-            positive = scores >= 0
-            return xp.stack(
-                [xp.where(positive, small, large), xp.where(positive, large, small)], axis=1
-            )
-        return softmax_rows(xp, scores, lambda values: _softmax(xp, values))
+    @staticmethod
+    def _binary_proba(xp: ModuleType, scores: Any) -> Any:
+        """Logistic sigmoid of +-scores, without overflow (exp of non-positive numbers
+        only; infinite scores give 0 and 1); each class's probability is computed, not 1
+        - the other's, so that a probability near 0 does not round to 0 (scikit-learn
+        takes 1 - p: the same up to 1 ulp of 1)."""
+        small = xp.exp(-xp.abs(scores))
+        large = 1.0 / (1.0 + small)
+        small = small * large
+        positive = scores >= 0
+        return xp.stack(
+            [xp.where(positive, small, large), xp.where(positive, large, small)], axis=1
+        )
+
+    @staticmethod
+    def _binary_log_proba(xp: ModuleType, scores: Any) -> Any:
+        """``log sigmoid(-+scores)`` in log space: ``-(max(s, 0) + log1p(exp(-|s|)))``
+        for ``s`` each class's opposite score (no exp of a positive number)."""
+        softplus = xp.log1p(xp.exp(-xp.abs(scores)))
+        zero = xp.asarray(0.0, dtype=scores.dtype, device=device_of(scores))
+        first = -(xp.maximum(scores, zero) + softplus)
+        second = -(xp.maximum(-scores, zero) + softplus)
+        return xp.stack([first, second], axis=1)
 
     def predict_proba(self, X):
         """Probability of each class for each sample.
@@ -744,8 +791,10 @@ for "eigen"
     def predict_log_proba(self, X):
         """Log-probability of each class for each sample.
 
-        Zero probabilities are replaced by the smallest normal number first, as
-        scikit-learn does, so the result is finite.
+        Computed in log space (differences to the row's largest score), so it is
+        accurate also where a probability rounds to 1; values below the log of the
+        smallest normal number are clipped there, as scikit-learn's replacement of zero
+        probabilities does, so the result is finite.
 
         Parameters
         ----------
@@ -940,6 +989,25 @@ def _fourth_moments_block(
     if pooled_mean is not None and values.shape[0]:
         pooled[0] = fourth(values, pooled_mean[0], pooled_scale[0])
     return per_class, pooled
+
+
+def _decision_scale(coef: Any, intercept: Any, dtype: Any) -> float:
+    """The power of two ``k`` by which :meth:`LinearDiscriminantAnalysis._decision`
+    divides the scores: at least twice the largest 1-norm of a row of ``coef`` (so
+    ``|x @ coef.T| / k <= max |x| / 2`` cannot overflow) and ``|intercept| / 2**60``, at
+    most what ``dtype`` holds with room to spare; 1 for a zero model."""
+    coef = np.abs(np.asarray(to_numpy(coef), dtype=np.float64))
+    intercept = np.abs(np.asarray(to_numpy(intercept), dtype=np.float64))
+    largest = max(2.0 * float(np.max(np.sum(coef, axis=1))), float(np.max(intercept)) * 2.0**-60)
+    if not largest > 0 or not math.isfinite(largest):
+        return 1.0
+    try:
+        info = np.finfo(np.dtype(dtype))
+    except TypeError:  # torch's, array-api-strict's... dtype: by its name
+        info = np.finfo(str(dtype).rsplit(".", 1)[-1])
+    exponent = math.ceil(math.log2(largest))
+    exponent = min(max(exponent, info.minexp + 2), info.maxexp - 4)
+    return 2.0**exponent
 
 
 def _softmax(xp: ModuleType, scores: Any) -> Any:
