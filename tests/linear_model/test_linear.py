@@ -458,3 +458,15 @@ def test_parameters_are_validated_as_scikit_learn_does(params):
         sklm.LinearRegression(**params).fit(X, y)
     with pytest.raises(InvalidParameterError, match=r"LinearRegression\.fit\(\): "):
         LinearRegression(**params).fit(X, y)
+
+
+def test_float32_mixed_column_scales_without_float64(no_float64):
+    """On a device without float64 (float32 QR, two-pass mean): the float64 fit to 1%
+    (a one-pass float32 mean of the 1e4 column, units off, biased the coefficient by
+    13%)."""
+    X, y = _mixed_scales()
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    expected_coef, _ = _lstsq_with_intercept(X32, y32)
+    model = LinearRegression().fit(no_float64.asarray(X32), no_float64.asarray(y32))
+    assert model.rank_ == 4
+    np.testing.assert_allclose(to_numpy(model.coef_), expected_coef, rtol=1e-2)

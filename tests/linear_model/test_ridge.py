@@ -370,3 +370,12 @@ def test_parameters_are_validated_as_scikit_learn_does(params):
         sklm.Ridge(**params).fit(X, y)
     with pytest.raises(InvalidParameterError, match=r"Ridge\.fit\(\): "):
         Ridge(**params).fit(X, y)
+
+
+def test_float32_mixed_column_scales_without_float64(no_float64):
+    """On a device without float64 (float32 QR, two-pass mean): the float64 fit to 1%."""
+    X, y = _mixed_scales()
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    expected = sklm.Ridge(alpha=1.0).fit(X32.astype(np.float64), y32.astype(np.float64))
+    model = Ridge(alpha=1.0).fit(no_float64.asarray(X32), no_float64.asarray(y32))
+    np.testing.assert_allclose(to_numpy(model.coef_), expected.coef_, rtol=1e-2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from numbers import Integral, Real
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -12,6 +13,7 @@ import numpy as np
 from array_api_compat import is_dask_array
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 
 from xplearn._kernels._blocks import grouped_moments, map_row_blocks
 from xplearn._xp import device_of, move_to, numpy_namespace, supports_float64
@@ -26,10 +28,7 @@ from xplearn._xp._ops import (
     to_scalar,
 )
 from xplearn.base import Capabilities, XPEstimatorMixin
-from xplearn.utils.validation import (
-    method_name,
-    validate_data,
-)
+from xplearn.utils.validation import method_name, validate_data, validate_params
 
 __all__ = ["PCA"]
 
@@ -160,6 +159,24 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         onnx_methods=("transform",),
     )
 
+    _parameter_constraints: ClassVar[dict] = {
+        # scikit-learn's (sklearn.decomposition.PCA._parameter_constraints)
+        "n_components": [
+            Interval(Integral, 0, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="neither"),
+            StrOptions({"mle"}),
+            None,
+        ],
+        "copy": ["boolean"],
+        "whiten": ["boolean"],
+        "svd_solver": [StrOptions({"auto", "full", "covariance_eigh", "arpack", "randomized"})],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "iterated_power": [StrOptions({"auto"}), Interval(Integral, 0, None, closed="left")],
+        "n_oversamples": [Interval(Integral, 1, None, closed="left")],
+        "power_iteration_normalizer": [StrOptions({"auto", "QR", "LU", "none"})],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self,
         n_components=None,
@@ -188,6 +205,9 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     # -- parameter checks ---------------------------------------------------------------
 
     def _check_params(self) -> None:
+        # scikit-learn's constraints first (its InvalidParameterError, its message), then
+        # what xplearn does not implement ("mle", "arpack", "LU")
+        validate_params(self, "fit")
         prefix = f"{method_name(self, 'fit')}: "
         n_components = self.n_components
         if isinstance(n_components, str):
@@ -368,7 +388,13 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         mean = xp.sum(X, axis=0, dtype=accumulate) / n_samples
         rounded = xp.astype(mean, X.dtype)
         shifted = X - rounded
-        residual = mean - xp.astype(rounded, accumulate)
+        if accumulate == X.dtype:
+            # no wider accumulator: the mean of the shifted data (small numbers) corrects
+            # the mean (two passes; float32 column sums of data at 1e4 can be units off)
+            residual = xp.sum(shifted, axis=0) / n_samples
+            mean = mean + residual
+        else:
+            residual = mean - xp.astype(rounded, accumulate)
         dof = n_samples - 1
 
         if solver == "covariance_eigh":

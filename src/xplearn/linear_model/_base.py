@@ -84,6 +84,11 @@ def _factor(xp: ModuleType, data: Any, fit_intercept: bool, work: Any) -> _Facto
     if fit_intercept:
         mean, _ = weighted_mean(xp, A, weights, work)
         A = A - mean
+        if work != xp.float64:
+            # no float64 here: the mean of the residuals corrects the float32 mean (two
+            # passes; float32 column sums of data at 1e4 can be units off)
+            correction, _ = weighted_mean(xp, A, weights, work)
+            A, mean = A - correction, mean + correction
     else:
         mean = xp.zeros((A.shape[1],), dtype=work, device=data.device)
     if weights is not None:
