@@ -2,21 +2,25 @@
 
 Every linear model here solves its problem through one path::
 
-    center X and y (weighted means, accumulated per the dtype policy)
-    -> scale the rows by sqrt(sample_weight)
-    -> thin SVD  X = U diag(s) Vt
-    -> coef = Vt.T diag(f(s)) U.T y
+    [X | Y] centered (weighted means) and rows scaled by sqrt(sample_weight), in float64
+    wherever the device has it (float32 data are stored as given: the products of
+    float32 values are exact in float64)
+    -> each column divided by a power of two near its largest magnitude (exact)
+    -> R of the QR decomposition (Householder; Q is not formed)
+    -> the small problem on R = [[R11, R12], [0, R22]]
 
-with ``f(s) = 1 / s`` (minimum-norm least squares, small singular values cut off as
-LAPACK's ``gelsd`` does) for :class:`LinearRegression` and ``f(s) = s / (s**2 + alpha)``
-for :class:`~xplearn.linear_model.Ridge`. The intercept is ``y_mean - x_mean @ coef``.
+``||X b - Y||`` is ``||R11 diag(x_scale) b - R12 diag(y_scale)||`` plus a constant, so
+the least-squares problems of X are those of the small ``R11``. :class:`LinearRegression`
+equilibrates R11's columns (unit norm), decides the rank relative to ``eps *
+max(R11.shape)`` (or ``tol``) and returns the minimum-norm solution in X's units
+(:func:`_least_squares`); :class:`~xplearn.linear_model.Ridge` takes the SVD of R11 in
+X's units and the filter ``1 / (s + alpha / s)`` (:func:`_ridge_solve`). The intercept is
+``y_mean - x_mean @ coef``.
 
 On lazy (Dask) data the fit makes one pass: :func:`~xplearn._kernels._blocks.grouped_moments`
-gives the weighted means and the R factor of the centered, row-scaled ``[X | Y]``,
-``R = [[R11, R12], [0, R22]]`` (a TSQR, merged on the host). With ``[X | Y] = Q R``,
-``||X b - Y||`` is ``||R11 b - R12||`` plus a constant, so the same solver applied to
-the thin SVD of the small ``R11`` against ``R12`` gives the same coefficients, and the
-singular values of ``R11`` are those of X (:func:`_reduce_blocks`, :func:`_host_solve`).
+gives the weighted means and the R factor of the centered, row-scaled ``[X | Y]`` (a
+TSQR, merged on the host, in float64, each block's QR in powers of two); the same small
+solvers run on it (:func:`_reduce_blocks`).
 """
 
 from __future__ import annotations
@@ -444,10 +448,13 @@ class LinearRegression(_LinearModel):
     features. Runs on every backend; the fitted attributes live in the namespace and on
     the device of the training data.
 
-    xplearn solves through one path: center X and y (weighted means), scale rows by
-    ``sqrt(sample_weight)``, take the thin SVD ``X = U diag(s) Vt`` and set ``coef =
-    Vt.T diag(1 / s) U.T y``, with singular values ``s <= rcond * s.max()`` treated as
-    zero.
+    xplearn solves through one path: center X and y (weighted means) and scale rows by
+    ``sqrt(sample_weight)``, in float64 wherever the device has it; divide each column
+    by a power of two near its largest magnitude; take the R factor of the QR
+    decomposition of ``[X | y]``; solve on its leading block ``R11``, columns scaled to
+    unit norm, by its SVD, with singular values ``s <= rcond * s.max()`` treated as zero.
+    The rank decision is therefore independent of the units of the features, and data
+    at 1e+-250 fit exactly.
 
     Parameters
     ----------
@@ -457,9 +464,13 @@ class LinearRegression(_LinearModel):
         Kept for scikit-learn compatibility; xplearn never modifies its input.
     tol : float, default=1e-6
         Relative cutoff of the singular values (``cond`` of :func:`scipy.linalg.lstsq`,
-        as scikit-learn uses it): those ``<= rcond * s.max()`` count as zero, with
-        ``rcond = max(tol, eps * max(n_samples, n_features))`` and ``eps`` the machine
-        precision of the compute dtype.
+        as scikit-learn uses it), applied to the column-equilibrated design matrix:
+        those ``<= rcond * s.max()`` count as zero, with ``rcond = max(tol, eps *
+        max(R11.shape))``, ``eps`` the machine precision of the dtype the factorization
+        runs in (float64 wherever the device has it) and ``R11`` the small triangular
+        factor the SVD works on (at most ``n_features + n_targets`` rows): the error of
+        the factorization, not ``eps * n_samples``, which at 100k float32 rows would
+        discard every direction below 1.2% of the largest.
     n_jobs : int, default=None
         Ignored; kept for scikit-learn compatibility (the SVD uses the backend's own
         parallelism).
@@ -469,9 +480,12 @@ class LinearRegression(_LinearModel):
     dtype_policy : {"preserve", "float32", "float64", "mixed"}, default=None
         Dtype of the computation and of the fitted attributes; None takes the configured
         default (``"preserve"``). ``"preserve"``: float32 data give float32 coefficients,
-        float64 give float64, integers the device's default float. ``"float32"`` /
-        ``"float64"``: always that dtype. ``"mixed"``: float32 storage and SVD, with the
-        means (and the intercept) accumulated in float64 where the device has it.
+        float64 give float64, integers the device's default float; the centering and
+        the factorization run in float64 wherever the device has it (the data are not
+        copied to float64 beyond the one centered copy the factorization needs).
+        ``"float32"``: float32 throughout (the mean in two passes). ``"float64"``: always
+        float64. ``"mixed"``: float32 storage and attributes, float64 computation where
+        the device has it.
 
     Attributes
     ----------
@@ -480,7 +494,9 @@ class LinearRegression(_LinearModel):
     intercept_ : 0-d array or array of shape (n_targets,)
         Independent term (zeros when ``fit_intercept=False``).
     rank_ : int
-        Numerical rank of the (centered, weighted) design matrix.
+        Numerical rank of the (centered, weighted) design matrix with its columns scaled
+        to unit norm (scikit-learn decides on the unscaled matrix: a column 1e6 times
+        smaller than the others is dropped there, kept here).
     singular_ : array of shape (min(n_samples, n_features),)
         Singular values of the (centered, weighted) design matrix, descending.
     n_features_in_ : int
@@ -502,6 +518,10 @@ class LinearRegression(_LinearModel):
     On Dask arrays, ``fit`` makes one pass over the data: the R factor of the (centered,
     weighted) ``[X | y]`` by blocks (a TSQR), then the same solve on its small leading
     block on the host, in float64.
+
+    Coefficients beyond the range of the dtype they are stored in (float32 X at 1e-30
+    against y at 1e30) raise a ``ValueError``, never an infinite or NaN model. A failed
+    ``fit`` leaves the previously fitted model as it was.
 
     Examples
     --------

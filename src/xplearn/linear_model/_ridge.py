@@ -39,16 +39,22 @@ class Ridge(_LinearModel):
     ``sample_weight``), one problem per target. Runs on every backend; the fitted
     attributes live in the namespace and on the device of the training data.
 
-    xplearn solves every case through one exact path: center X and y (weighted means),
-    scale rows by ``sqrt(sample_weight)``, take the thin SVD ``X = U diag(s) Vt`` and set
-    ``coef = Vt.T diag(s / (s**2 + alpha)) U.T y``. This is scikit-learn's ``"svd"``
-    solver; its ``"cholesky"`` solver computes the same solution, so both names (and
-    ``"auto"``) select this path. It also handles fewer samples than features.
+    xplearn solves every case through one exact path: center X and y (weighted means)
+    and scale rows by ``sqrt(sample_weight)``, in float64 wherever the device has it;
+    take the R factor of the QR decomposition of ``[X | y]`` (columns divided by powers
+    of two first), the thin SVD ``R11 = U diag(s) Vt`` of its leading block in X's units
+    (the same singular values and right singular vectors as X) and set ``coef = Vt.T
+    diag(1 / (s + alpha / s)) U.T R12`` (``s / (s**2 + alpha)`` without squaring ``s``,
+    so X at 1e+-250 gives the exact solution of that data; scikit-learn's Gram matrix
+    overflows at 1e250). This is scikit-learn's ``"svd"`` solution; its ``"cholesky"``
+    solver computes the same, so both names (and ``"auto"``) select this path. It also
+    handles fewer samples than features.
 
     Parameters
     ----------
     alpha : float or array-like of shape (n_targets,), default=1.0
-        Non-negative strength of the penalty. An array gives one penalty per target.
+        Non-negative, finite strength of the penalty. An array gives one penalty per
+        target.
     fit_intercept : bool, default=True
         Whether to fit an intercept. If False, the data are not centered.
     copy_X : bool, default=True
@@ -69,9 +75,11 @@ class Ridge(_LinearModel):
     dtype_policy : {"preserve", "float32", "float64", "mixed"}, default=None
         Dtype of the computation and of the fitted attributes; None takes the configured
         default (``"preserve"``). ``"preserve"``: float32 data give float32 coefficients,
-        float64 give float64, integers the device's default float. ``"float32"`` /
-        ``"float64"``: always that dtype. ``"mixed"``: float32 storage and SVD, with the
-        means (and the intercept) accumulated in float64 where the device has it.
+        float64 give float64, integers the device's default float; the centering and
+        the factorization run in float64 wherever the device has it. ``"float32"``:
+        float32 throughout (the mean in two passes). ``"float64"``: always float64.
+        ``"mixed"``: float32 storage and attributes, float64 computation where the
+        device has it.
 
     Attributes
     ----------
