@@ -659,15 +659,17 @@ class GaussianNB(XPEstimatorMixin, ClassifierMixin, BaseEstimator):
         else:
             var, prior = self._fitted_arrays(X.dtype, "var_", "class_prior_")
             bound = _gaussian_constants(xp, var, prior, theta)[2]
-        # |x - theta| * w <= |x| * max_c(w) + max |theta * w|
-        largest = xp.max(xp.abs(X) * bound[1:], axis=1) + bound[0]
+        # s = max(1, bound / high) with |x - theta| * w <= bound = |x| * max_c(w) +
+        # max |theta * w|: the scaled squares sum to at most n_features * high**2, a
+        # quarter of the dtype's maximum; s is exactly 1 for rows in range
         high = math.sqrt(float(xp.finfo(X.dtype).max) / (4.0 * theta.shape[1]))
-        one = xp.ones((), dtype=X.dtype, device=device_of(X))
-        scale = xp.where(largest > high, largest, one)
-        inverse = one / scale
+        bound = bound / high
+        largest = row_max(xp, xp.abs(X) * bound[1:], axis=1) + bound[0]
+        scale = xp.maximum(largest, xp.ones((), dtype=X.dtype, device=device_of(X)))
+        inverse = 1.0 / scale
         half = _half_distances(xp, X, theta, inverse_std, inverse)
         inverse = inverse[:, None]
-        return constant * inverse * inverse - half, scale
+        return constant * (inverse * inverse) - half, scale
 
     def predict_joint_log_proba(self, X):
         """Joint log-probability ``log P(x, c)`` of each sample and class.
