@@ -224,24 +224,40 @@ def power_of_two_scale(xp: ModuleType, magnitude: Any, dtype: Any) -> Any:
     return xp.pow(two, exponent)
 
 
+#: Rows summed by the library's own ``sum`` before the balanced tree takes over.
+_LEAF_ROWS = 8
+
+
 def _pairwise_rows_sum(xp: ModuleType, values: Any) -> Any:
-    """Column sums by a balanced tree of additions (pairs of halves): at most
-    ``ceil(log2 n)`` roundings reach each term, whatever the library's own summation."""
+    """Column sums in which at most ``_LEAF_ROWS - 1 + ceil(log2(n / _LEAF_ROWS))``
+    roundings reach each term, whatever the library's own summation: leaves of
+    ``_LEAF_ROWS`` rows summed by ``xp.sum`` (one call over the whole chunk), then a
+    balanced tree of additions (pairs of halves) over the leaves."""
+    n_rows = values.shape[0]
+    whole = n_rows - n_rows % _LEAF_ROWS
+    leaves = []
+    if whole:
+        shape = (whole // _LEAF_ROWS, _LEAF_ROWS) + tuple(values.shape[1:])
+        leaves.append(xp.sum(xp.reshape(values[:whole, ...], shape), axis=1))
+    if whole < n_rows:
+        leaves.append(xp.sum(values[whole:, ...], axis=0)[None, ...])
+    if not leaves:
+        return xp.zeros(values.shape[1:], dtype=values.dtype, device=device_of(values))
+    values = leaves[0] if len(leaves) == 1 else xp.concat(leaves, axis=0)
     while values.shape[0] > 1:
         half = values.shape[0] // 2
         pairs = values[:half, ...] + values[half : 2 * half, ...]
         if values.shape[0] % 2:
             pairs = xp.concat((pairs, values[2 * half :, ...]), axis=0)
         values = pairs
-    if values.shape[0] == 0:
-        return xp.zeros(values.shape[1:], dtype=values.dtype, device=device_of(values))
     return values[0, ...]
 
 
 class _Sum:
     """A running sum of per-chunk column sums: plain in a wide accumulator; in float32,
-    chunks summed by a balanced tree and the chunk totals added with Neumaier's
-    compensation (bound: ``(ceil(log2 m) + 2) u sum|a|``, m rows per chunk)."""
+    chunks summed by leaves and a balanced tree (:func:`_pairwise_rows_sum`) and the
+    chunk totals added with Neumaier's compensation (bound: ``(L + ceil(log2(m / L)) + 2)
+    u sum|a|``, m rows per chunk, L = ``_LEAF_ROWS``)."""
 
     def __init__(self, xp: ModuleType, shape: tuple, dtype: Any, device: Any, compensated: bool):
         self.xp, self.compensated = xp, compensated
@@ -268,6 +284,22 @@ class _Sum:
         return self.total if self.error is None else self.total + self.error
 
 
+#: Cap (MiB) on one temporary of the moments' passes over NumPy memory: small enough
+#: that NumPy's allocations of each chunk's temporaries are reused rather than mapped
+#: afresh (page faults cost more than the sums: 1M x 32 float32 under "float32" 830 ->
+#: 136 ms). Libraries with caching allocators (torch, CuPy) keep ``STREAM_CHUNK_MIB``.
+_MOMENTS_CHUNK_MIB = 0.25
+
+
+def _moments_chunk_mib(xp: ModuleType) -> float:
+    import array_api_compat
+
+    numpy_memory = array_api_compat.is_numpy_namespace(xp) or (
+        array_api_compat.is_array_api_strict_namespace(xp)
+    )
+    return _MOMENTS_CHUNK_MIB if numpy_memory else STREAM_CHUNK_MIB
+
+
 def _moments_pass(
     xp: ModuleType, X: Any, weights: Any | None, dtype: Any, scaled: bool
 ) -> ColumnMoments:
@@ -275,14 +307,14 @@ def _moments_pass(
 
     ``scaled``: every value is first divided by its column's power of two of the largest
     magnitude (an extra pass for the magnitudes), so no square or sum can leave the range
-    of ``dtype``; and the sums are compensated (:class:`_Sum`), with the corrected two-pass
-    variance ``(sum c^2 - (sum c)^2 / W) / W`` (Chan, Golub & LeVeque) around the mean.
+    of ``dtype``. In float32 the sums are compensated (:class:`_Sum`), with the corrected
+    two-pass variance ``(sum c^2 - (sum c)^2 / W) / W`` (Chan, Golub & LeVeque).
     """
     n_samples, n_features = X.shape
     device = device_of(X)
-    rows = chunk_rows(n_samples, 3 * n_features * bytes_per_item(xp, dtype), STREAM_CHUNK_MIB)
+    rows = chunk_rows(n_samples, n_features * bytes_per_item(xp, dtype), _moments_chunk_mib(xp))
     chunks = row_chunks(n_samples, rows)
-    compensated = scaled and dtype == xp.float32
+    compensated = dtype == xp.float32
 
     def chunk_of(start, stop):
         chunk = X if start is None else X[start:stop, ...]
@@ -310,10 +342,14 @@ def _moments_pass(
         total = xp.reshape(total_sum.value(), ())
 
     def deviations(start, stop):
+        # a new array (never X itself), then updated in place: fewer temporaries, which
+        # NumPy would map and unmap for every chunk (page faults cost more than the sums)
         chunk, weight = chunk_of(start, stop)
-        if scaled:
-            chunk = chunk * inverse
-        return chunk - shift, weight
+        if not scaled:
+            return chunk - shift, weight
+        values = chunk * inverse
+        values -= shift
+        return values, weight
 
     sums = _Sum(xp, (n_features,), dtype, device, compensated)
     for start, stop in chunks:
@@ -323,10 +359,11 @@ def _moments_pass(
     residuals = _Sum(xp, (n_features,), dtype, device, compensated) if compensated else None
     for start, stop in chunks:
         centered, weight = deviations(start, stop)
-        centered = centered - mean_deviation
-        squares.add_rows(centered * centered, weight)
+        centered -= mean_deviation
         if residuals is not None:
             residuals.add_rows(centered, weight)
+        centered *= centered
+        squares.add_rows(centered, weight)
     m2 = squares.value()
     if residuals is not None:
         residual = residuals.value()
@@ -354,28 +391,27 @@ def column_moments(
     -------
     ColumnMoments
         In ``accumulate``. Data narrower than the accumulator (float32 summed in float64)
-        cannot leave its range: one shifted two-pass. Data as wide: float64 takes the
-        same fast passes, and only columns whose sums left the range (or whose variance
-        could have underflowed) are redone scaled; float32 accumulation is always scaled
-        and compensated (bound in :func:`_moments_pass`).
+        cannot leave its range: one shifted two-pass. Data as wide takes the same passes,
+        and only columns whose sums left the range (or whose variance could have
+        underflowed) are redone scaled; float32 sums are compensated (bound in
+        :class:`_Sum` and :func:`_moments_pass`).
     """
     accumulate = _accumulate_dtype(xp, X) if accumulate is None else accumulate
     weights = None if sample_weight is None else xp.astype(sample_weight, accumulate, copy=False)
-    if accumulate == xp.float32:
-        return _moments_pass(xp, X, weights, accumulate, scaled=True)
-    # float64 data summed in float64 can overflow here (inf - inf, squares at 1e200):
-    # such columns are flagged and redone below, so NumPy's warnings are not the user's
+    # data as wide as the accumulator can overflow here (inf - inf, squares at 1e200 in
+    # float64, 1e20 in float32): such columns are flagged and redone below, so NumPy's
+    # warnings are not the user's
     with np.errstate(over="ignore", invalid="ignore"):
         moments = _moments_pass(xp, X, weights, accumulate, scaled=False)
-    if X.dtype == xp.float32:  # squares of float32 values stay inside float64's range
-        return moments
+    if X.dtype == xp.float32 and accumulate != xp.float32:
+        return moments  # squares of float32 values stay inside float64's range
     return repair_out_of_range(xp, X, weights, moments)
 
 
 def _out_of_range(xp: ModuleType, moments: ColumnMoments) -> Any:
-    """Columns whose plain float64 sums may have overflowed (not finite) or whose squared
-    deviations may have underflowed (total below ``W * tiny``: each square that became
-    subnormal lost at most ``tiny * eps / 2``), as a boolean array."""
+    """Columns whose plain (unscaled) sums may have overflowed (not finite) or whose
+    squared deviations may have underflowed (total below ``W * tiny``: each square that
+    became subnormal lost at most ``tiny * eps / 2``), as a boolean array."""
     m2 = moments.scaled_variance * moments.total
     tiny = xp.finfo(m2.dtype).smallest_normal
     finite = xp.isfinite(m2) & xp.isfinite(moments.mean)

@@ -46,7 +46,7 @@ def _constant_features(xp: Any, moments: ColumnMoments, count: float) -> Any:
     variance = moments.scaled_variance
     eps = float(xp.finfo(variance.dtype).eps)
     if variance.dtype == xp.float32:
-        count = min(count, 2.0 * (math.log2(max(count, 2.0)) + 4.0))
+        count = min(count, 2.0 * (math.log2(max(count, 2.0)) + 7.0))
     mean = moments.mean / moments.scale
     upper_bound = count * eps * variance + (count * eps * mean) ** 2
     return variance <= upper_bound
