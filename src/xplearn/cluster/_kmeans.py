@@ -508,7 +508,10 @@ class _BaseKMeans(
         Computed as ``sqrt(||x||^2 - 2 x.c + ||c||^2)`` around the mean of the centers, in
         the data's dtype (scikit-learn upcasts float32 to float64 here): in float32,
         distances much smaller than the spread of the data carry an absolute error of
-        about ``sqrt(eps) * spread``.
+        about ``sqrt(eps) * spread``. A row whose magnitude (or the centers' spread) would
+        make the squares overflow or underflow (float32 beyond about 1e18 or below
+        1e-15) is measured in units of that magnitude: the distances are finite wherever
+        they are representable.
         """
         return self._validated_infer("transform", X)
 
