@@ -254,25 +254,26 @@ def _pairwise_rows_sum(xp: ModuleType, values: Any) -> Any:
 
 
 class _Sum:
-    """A running sum of per-chunk column sums: plain in a wide accumulator; in float32,
-    chunks summed by leaves and a balanced tree (:func:`_pairwise_rows_sum`) and the
-    chunk totals added with Neumaier's compensation (bound: ``(L + ceil(log2(m / L)) + 2)
-    u sum|a|``, m rows per chunk, L = ``_LEAF_ROWS``)."""
+    """A running sum of per-chunk column sums, the chunk totals added with Neumaier's
+    compensation (2 more roundings, however many chunks). In float32 (``tree``) each
+    chunk is summed in leaves and a balanced tree (:func:`_pairwise_rows_sum`), whatever
+    the library's own summation: bound ``(L + ceil(log2(m / L)) + 2) u sum|a|``, m rows
+    per chunk, L = ``_LEAF_ROWS``; wider sums use the library's sum (or a matrix product
+    with the weights) per chunk."""
 
-    def __init__(self, xp: ModuleType, shape: tuple, dtype: Any, device: Any, compensated: bool):
-        self.xp, self.compensated = xp, compensated
+    def __init__(self, xp: ModuleType, shape: tuple, dtype: Any, device: Any, tree: bool):
+        self.xp, self.tree = xp, tree
         self.total = xp.zeros(shape, dtype=dtype, device=device)
-        self.error = xp.zeros(shape, dtype=dtype, device=device) if compensated else None
+        self.error = xp.zeros(shape, dtype=dtype, device=device)
 
     def add_rows(self, values: Any, weights: Any | None = None) -> None:
         xp = self.xp
-        if not self.compensated:
+        if not self.tree:
             part = xp.sum(values, axis=0) if weights is None else weights @ values
-            self.total = self.total + part
-            return
-        if weights is not None:
-            values = values * weights[:, None]
-        part = _pairwise_rows_sum(xp, values)
+        else:
+            if weights is not None:
+                values = values * weights[:, None]
+            part = _pairwise_rows_sum(xp, values)
         total = self.total + part
         bigger = xp.abs(self.total) >= xp.abs(part)
         self.error = self.error + xp.where(
@@ -281,7 +282,7 @@ class _Sum:
         self.total = total
 
     def value(self) -> Any:
-        return self.total if self.error is None else self.total + self.error
+        return self.total + self.error
 
 
 #: Cap (MiB) on one temporary of the moments' passes over NumPy memory: small enough
@@ -540,11 +541,12 @@ def distance_block(xp: ModuleType, X: Any, Y: Any, metric: str) -> Any:
     return xp.sqrt(block) if metric == "euclidean" else block
 
 
-#: Cap (MiB) on one temporary of a pairwise-distance block in host memory: blocks this
-#: size stay in cache through the elementwise passes that follow the matrix product.
+#: Cap (MiB) on one matrix product of ``pairwise_distances`` (within ``working_memory``):
+#: few large BLAS calls (many small ones cost a multi-threaded BLAS its synchronisation).
+PAIRWISE_PRODUCT_MIB = 64
+#: Cap (MiB) on one temporary of the elementwise passes over a product in host memory:
+#: blocks this size stay in cache through them. On an accelerator the product is one block.
 PAIRWISE_HOST_CHUNK_MIB = 2
-#: The same cap on an accelerator, where larger products pay.
-PAIRWISE_DEVICE_CHUNK_MIB = 64
 #: Cap (MiB) on the temporaries of the direct differences of a batch of pairs.
 _PAIR_BATCH_MIB = 8
 
@@ -651,7 +653,7 @@ class _Expansion:
         self.accumulate = acc = _accumulate_dtype(xp, X)
         n_x, n_features = X.shape
         self.n_features = n_features
-        self.cap = PAIRWISE_HOST_CHUNK_MIB if host else PAIRWISE_DEVICE_CHUNK_MIB
+        self.cap = PAIRWISE_HOST_CHUNK_MIB if host else PAIRWISE_PRODUCT_MIB
         finfo = xp.finfo(acc)
         unit = float(finfo.eps) / 2
         tolerance = _tolerance(xp, dtype, acc)
@@ -708,23 +710,34 @@ class _Expansion:
         # bound K (||a||^2 + ||b||^2) is below it; the few it catches are then sorted out
         self.threshold = (self.x_norms[:, None] + xp.max(self.y_norms)) * self.bound
 
-    def rows_per_block(self, n_x: int, n_y: int) -> int:
+    def rows_per_block(self, n_x: int, n_y: int) -> tuple[int, int]:
+        """Rows per matrix product, and per block of elementwise passes within one."""
         per_pair = self.n_features if self.metric == "manhattan" else 1
         per_row = n_y * per_pair * bytes_per_item(self.xp, self.accumulate)
-        return chunk_rows(n_x, per_row, self.cap)
+        block = chunk_rows(n_x, per_row, self.cap)
+        if self.metric == "manhattan":
+            return block, block
+        return max(block, chunk_rows(n_x, per_row, PAIRWISE_PRODUCT_MIB)), block
 
-    def block(self, start: int, stop: int) -> Any:
-        """Distances of rows ``start:stop`` of X to every row of Y, in the accumulation
-        dtype: inf where the true value is beyond X's dtype's range (no NumPy warning)."""
+    def product(self, start: int, stop: int) -> Any:
+        """The expansion (cosine: ``1 - u.v``) of rows ``start:stop`` of X against every
+        row of Y, as one matrix product (None for manhattan)."""
+        if self.metric == "manhattan":
+            return None
+        return self.X_aug[start:stop, :] @ self.Y_aug_t
+
+    def block(self, start: int, stop: int, distances: Any) -> Any:
+        """Distances of rows ``start:stop`` of X to every row of Y from their rows of
+        :meth:`product` (overwritten), in the accumulation dtype: inf where the true value
+        is beyond X's dtype's range (no NumPy warning)."""
         # NaN from the square root of a negative expansion: such entries are recomputed
         with np.errstate(over="ignore", invalid="ignore"):
-            return self._block(start, stop)
+            return self._block(start, stop, distances)
 
-    def _block(self, start: int, stop: int) -> Any:
+    def _block(self, start: int, stop: int, distances: Any) -> Any:
         xp = self.xp
         if self.metric == "manhattan":
             return self._manhattan(start, stop)
-        distances = self.X_aug[start:stop, :] @ self.Y_aug_t
         if self.same:
             # the diagonal is set to 0 by the caller: keep it out of the suspects
             square = distances[:, start:stop]
@@ -813,8 +826,8 @@ def pairwise_distances(
     """The ``(n_X, n_Y)`` distance matrix, in X's dtype, computed in row blocks of X.
 
     The result is allocated first (a MemoryError naming its size at once if it cannot
-    be, see :func:`allocate_result`); each block's temporaries fit a few MiB on the host
-    (64 MiB on an accelerator) and ``working_memory``. The accuracy contract is that of
+    be, see :func:`allocate_result`); each matrix product fits 64 MiB and
+    ``working_memory``, and the passes over it go by blocks of a few MiB on the host. The accuracy contract is that of
     :class:`_Expansion`. ``same`` (Y is X) sets the diagonal to exact zeros. Eager
     namespaces only (the result is written block by block).
     """
@@ -826,20 +839,24 @@ def pairwise_distances(
     if n_x == 0 or n_y == 0:
         return out
     terms = _Expansion(xp, X, Y, metric, same, host)
-    rows = terms.rows_per_block(n_x, n_y)
+    product_rows, rows = terms.rows_per_block(n_x, n_y)
     import array_api_compat
 
     # NumPy, torch and CuPy cast while they copy; others need the cast made first
     casts = array_api_compat.is_numpy_namespace(xp) or array_api_compat.is_torch_namespace(xp)
     casts = casts or array_api_compat.is_cupy_namespace(xp)
-    for start, stop in row_chunks(n_x, rows):
-        block = terms.block(start, stop)
-        with np.errstate(over="ignore"):  # beyond float32's range: inf
-            out[start:stop, :] = block if casts else xp.astype(block, out.dtype)
-        if same:
+    for p0, p1 in row_chunks(n_x, product_rows):
+        product = terms.product(p0, p1)
+        for b0, b1 in row_chunks(p1 - p0, rows):
+            start, stop = p0 + b0, p0 + b1
+            part = None if product is None else product[b0:b1, :]
+            block = terms.block(start, stop, part)
+            with np.errstate(over="ignore"):  # beyond float32's range: inf
+                out[start:stop, :] = block if casts else xp.astype(block, out.dtype)
+            if not same:
+                continue
             square = out[start:stop, start:stop]
-            size = stop - start
-            ids = xp.arange(size, device=device)
+            ids = xp.arange(stop - start, device=device)
             out[start:stop, start:stop] = xp.where(
                 ids[:, None] == ids[None, :], xp.zeros_like(square), square
             )
@@ -872,6 +889,8 @@ def _safe_row_norms(xp: ModuleType, A: Any) -> Any:
     m = xp.max(xp.abs(A), axis=-1)
     usable = bad & (m > 0) & (m < xp.inf)
     m1 = xp.where(usable, m, xp.ones_like(m))
+    # a power of two near the largest magnitude: scaling by it is exact
+    m1 = xp.pow(xp.full_like(m1, 2.0), xp.floor(xp.log2(m1)))
     scaled = xp.sqrt(xp.sum((A / m1[..., None]) ** 2, axis=-1)) * m1
     return xp.where(usable, scaled, xp.where(bad, m, plain))
 
