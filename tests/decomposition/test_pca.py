@@ -462,3 +462,33 @@ def test_float32_mixed_column_scales_without_float64(no_float64, solver):
     np.testing.assert_allclose(
         to_numpy(model.explained_variance_), reference.explained_variance_, rtol=1e-2
     )
+
+
+@pytest.mark.parametrize("solver", ["full", "covariance_eigh"])
+@pytest.mark.parametrize(
+    ("dtype", "magnitude"),
+    [(np.float32, 2e18), (np.float32, 1e-18), (np.float64, 1e150), (np.float64, 1e-150)],
+)
+def test_extreme_magnitudes_with_representable_variances(backend, solver, dtype, magnitude):
+    """Data whose squares leave float32 (2e18: the float32 Gram matrix overflows; 1e-18:
+    its products are subnormal) or come near float64's ends, variances still in range:
+    scikit-learn's float64 fit to 1%, no overflow warning."""
+    skip_without_float64(backend, dtype)
+    X = np.random.default_rng(3).standard_normal((300, 4)) * [1.0, 2.0, 3.0, 4.0] * magnitude
+    X = X.astype(dtype)
+    reference = SkPCA(2, svd_solver="full").fit(X.astype(np.float64))
+    model = PCA(2, svd_solver=solver).fit(backend.asarray(X))
+    assert_allclose_xp(model.explained_variance_, reference.explained_variance_, rtol=1e-2)
+    np.testing.assert_allclose(
+        np.abs(to_numpy(model.components_)), np.abs(reference.components_), atol=1e-3
+    )
+
+
+@pytest.mark.parametrize("magnitude", [1e30, 1e-30])
+def test_variances_beyond_float32_are_a_clear_error(backend, magnitude):
+    """float32 data near 1e30 (variances 1e60) or 1e-30 (1e-60): a ValueError naming the
+    range, not inf or 0 explained variances (and an overflow warning)."""
+    X = (np.random.default_rng(4).standard_normal((300, 4)) * magnitude).astype(np.float32)
+    for solver in ("full", "covariance_eigh"):
+        with pytest.raises(ValueError, match=r"PCA\.fit\(\): the explained variances .*range"):
+            PCA(2, svd_solver=solver).fit(backend.asarray(X))

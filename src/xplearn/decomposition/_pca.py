@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 from types import ModuleType
@@ -424,10 +425,10 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             accumulate,
             (mean, vt, explained_variance, singular_values, total_variance),
         )
+        fitted = materialize(xp, *fitted)
+        _check_representable(self, xp, fitted[1], compute)
         self._set_fitted(
-            materialize(xp, *(xp.astype(array, compute) for array in fitted)),
-            n_components,
-            n_samples,
+            tuple(xp.astype(array, compute) for array in fitted), n_components, n_samples
         )
         return data
 
@@ -541,6 +542,7 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             (mean, vt, explained_variance, singular_values, total_variance),
         )
         dtype = np.dtype(compute)
+        _check_representable(self, host, np.asarray(fitted[1]), dtype)
         # in-memory Dask arrays: no graph over X behind the attributes
         self._set_fitted(
             tuple(xp.asarray(np.asarray(array, dtype=dtype)) for array in fitted),
@@ -713,7 +715,8 @@ def _covariance(xp: ModuleType, shifted: Any, residual: Any, dof: int) -> Any:
     (the speed of the common case); its rounding grows like ``eps32 * sqrt(n)`` times
     its trace (the float32 sums of n products; BLAS's blocked sums do better), which by
     Weyl's inequality bounds the error of every eigenvalue. Where that bound exceeds 1%
-    of the smallest eigenvalue (directions of small variance, rank deficiency) the Gram
+    of the smallest eigenvalue (directions of small variance, rank deficiency), or the
+    float32 products overflow or underflow (data beyond 1e19 or below 1e-19), the Gram
     matrix is recomputed in float64, over chunks of rows (the products of float32 values
     are exact in float64; no float64 copy of the data).
     """
@@ -722,17 +725,44 @@ def _covariance(xp: ModuleType, shifted: Any, residual: Any, dof: int) -> Any:
     correction = float(n_samples) * (residual[:, None] * residual[None, :])
     if shifted.dtype == accumulate:
         return (shifted.T @ shifted - correction) / dof
-    gram = xp.astype(shifted.T @ shifted, accumulate)
-    estimate = float(xp.finfo(shifted.dtype).eps) * math.sqrt(n_samples)
-    estimate *= to_scalar(xp.sum(xp.abs(xp.linalg.diagonal(gram))))
-    smallest = to_scalar(xp.min(xp.linalg.eigvalsh((gram + gram.T) / 2.0)))
-    if not smallest >= 100.0 * estimate:
+    with warnings.catch_warnings():
+        # a tentative product: where it overflows (data beyond 1e19 in float32), the
+        # float64 one below replaces it
+        warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
+        gram = xp.astype(shifted.T @ shifted, accumulate)
+    trace = to_scalar(xp.sum(xp.abs(xp.linalg.diagonal(gram))))
+    estimate = float(xp.finfo(shifted.dtype).eps) * math.sqrt(n_samples) * trace
+    smallest = -math.inf
+    if math.isfinite(trace) and bool(xp.all(xp.isfinite(gram))):
+        smallest = to_scalar(xp.min(xp.linalg.eigvalsh((gram + gram.T) / 2.0)))
+    info = xp.finfo(shifted.dtype)
+    # products below the normal numbers (data near 1e-20 in float32) lose their digits
+    floor = n_samples * float(info.smallest_normal) / float(info.eps)
+    if not smallest >= max(100.0 * estimate, floor):
         step = max(1, _GRAM_CHUNK_ELEMENTS // max(n_features, 1))
         gram = xp.zeros((n_features, n_features), dtype=accumulate, device=device_of(shifted))
         for start in range(0, n_samples, step):
             chunk = xp.astype(shifted[start : min(start + step, n_samples), ...], accumulate)
             gram = gram + chunk.T @ chunk
     return (gram - correction) / dof
+
+
+def _check_representable(estimator: Any, xp: ModuleType, variances: Any, dtype: Any) -> None:
+    """A clear error where the explained variances (computed in the accumulation dtype)
+    leave the range of the dtype they are to be stored in: float32 data near 1e30 have
+    variances near 1e60, near 1e-30 of 1e-60 (below its normal numbers)."""
+    info = xp.finfo(dtype)
+    magnitudes = xp.abs(variances)
+    outside = (magnitudes > float(info.max)) | (
+        (magnitudes > 0) & (magnitudes < float(info.smallest_normal))
+    )
+    if bool(xp.any(outside)):
+        largest = to_scalar(xp.max(magnitudes))
+        raise ValueError(
+            f"{method_name(estimator, 'fit')}: the explained variances (up to {largest:.3g}) "
+            f"are outside the range of {dtype} (normal numbers {float(info.smallest_normal):.3g}"
+            f" to {float(info.max):.3g}); rescale X (StandardScaler) or fit float64 data."
+        )
 
 
 def _accumulation_dtype(xp: ModuleType, data: Any, policy: Any) -> Any:
