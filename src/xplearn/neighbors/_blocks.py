@@ -175,7 +175,13 @@ def _no_rows(block: Any) -> Any:
 def packed_distances(packed: Any, dtype: Any) -> Any:
     """Distances (of ``dtype``) of a packed result, a block or a Dask array."""
     xp = array_namespace(packed)
-    return xp.astype(packed[:, :, 0], dtype)
+    distances = packed[:, :, 0]
+    if dtype != xp.float64:
+        # beyond the dtype's largest value (and its half ulp) the rounding is inf: written
+        # out, so that the cast, which runs when the graph computes, does not warn
+        limit = float(np.finfo(np.float32).max) * (1 + 2.0**-25)
+        distances = xp.where(distances >= limit, xp.full_like(distances, np.inf), distances)
+    return xp.astype(distances, dtype)
 
 
 def packed_indices(packed: Any) -> Any:

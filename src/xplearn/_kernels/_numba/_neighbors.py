@@ -33,6 +33,8 @@ imports only numpy and numba.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -72,12 +74,13 @@ def _safe_norm(X, i):  # pragma: no cover - compiled
         m = max(m, abs(np.float64(X[i, f])))
     if m == 0.0 or m == np.inf:
         return m
-    s = 1.0 / m
+    p = math.ldexp(1.0, math.frexp(m)[1])  # a power of two: exact scaling
+    s = 1.0 / p
     acc = 0.0
     for f in range(d):
         v = np.float64(X[i, f]) * s
         acc += v * v
-    return np.sqrt(acc) * m
+    return np.sqrt(acc) * p
 
 
 @njit(cache=True, nogil=True)
@@ -131,12 +134,14 @@ def _pair_key(X, i, Y, j, metric, x_norms, y_norms):  # pragma: no cover - compi
         m = max(m, abs(np.float64(X[i, f]) - np.float64(Y[j, f])))
     if m == 0.0 or m == np.inf:
         return m
-    s = 1.0 / m
+    # a power of two near the largest difference: scaling by it is exact
+    p = math.ldexp(1.0, math.frexp(m)[1])
+    s = 1.0 / p
     acc = 0.0
     for f in range(d):
         diff = (np.float64(X[i, f]) - np.float64(Y[j, f])) * s
         acc += diff * diff
-    return np.sqrt(acc) * m
+    return np.sqrt(acc) * p
 
 
 @njit(cache=True, nogil=True)
