@@ -342,35 +342,34 @@ def _moments_pass(
             total_sum.add_rows(chunk_of(start, stop)[1][:, None])
         total = xp.reshape(total_sum.value(), ())
 
-    def deviations(start, stop):
+    def deviations(start, stop, center):
         # a new array (never X itself), then updated in place: fewer temporaries, which
         # NumPy would map and unmap for every chunk (page faults cost more than the sums)
         chunk, weight = chunk_of(start, stop)
         if not scaled:
-            return chunk - shift, weight
+            return chunk - center, weight
         values = chunk * inverse
-        values -= shift
+        values -= center
         return values, weight
 
     sums = _Sum(xp, (n_features,), dtype, device, compensated)
     for start, stop in chunks:
-        sums.add_rows(*deviations(start, stop))
-    mean_deviation = sums.value() / total
+        sums.add_rows(*deviations(start, stop, shift))
+    # the first estimate of the mean (over the scale: within the data's range); the
+    # second pass measures around it and corrects it by the mean residual (the
+    # corrected two-pass algorithm): deviations from the first row round at
+    # eps |x - x_0|, which is a large error for the mean of centred data
+    center = shift + sums.value() / total
     squares = _Sum(xp, (n_features,), dtype, device, compensated)
-    residuals = _Sum(xp, (n_features,), dtype, device, compensated) if compensated else None
+    residuals = _Sum(xp, (n_features,), dtype, device, compensated)
     for start, stop in chunks:
-        centered, weight = deviations(start, stop)
-        centered -= mean_deviation
-        if residuals is not None:
-            residuals.add_rows(centered, weight)
+        centered, weight = deviations(start, stop, center)
+        residuals.add_rows(centered, weight)
         centered *= centered
         squares.add_rows(centered, weight)
-    m2 = squares.value()
-    if residuals is not None:
-        residual = residuals.value()
-        m2 = xp.maximum(m2 - residual * (residual / total), xp.zeros_like(m2))
-    # (shift + mean deviation) is the mean over the scale: within the data's range
-    mean = (shift + mean_deviation) * scale
+    correction = residuals.value() / total
+    m2 = xp.maximum(squares.value() - residuals.value() * correction, xp.zeros_like(center))
+    mean = (center + correction) * scale
     return ColumnMoments(mean, m2 / total, scale, total)
 
 
@@ -649,6 +648,7 @@ class _Expansion:
 
     def __init__(self, xp: ModuleType, X: Any, Y: Any, metric: str, same: bool, host: bool):
         self.xp, self.X, self.Y, self.metric, self.same = xp, X, Y, metric, same
+        self.Y_columns = None
         dtype = X.dtype
         self.accumulate = acc = _accumulate_dtype(xp, X)
         n_x, n_features = X.shape
@@ -754,17 +754,44 @@ class _Expansion:
                 values = values / self.scale
         else:
             values = distances if self.scale == 1.0 else (distances / self.scale) / self.scale
-        if not bool(xp.any(suspect)):
-            return values
-        rows, cols = xp.nonzero(suspect)
-        if self.metric != "cosine" and 64 * rows.shape[0] > suspect.shape[0] * suspect.shape[1]:
+        size = suspect.shape[0] * suspect.shape[1]
+        count = _count_true(xp, suspect)
+        if count and self.metric != "cosine" and 64 * count > size:
             # many suspects: the exact bound, entry by entry, before any recomputation
             total = self.x_norms[start:stop, None] + self.y_norms[None, :]
             suspect = suspect & (distances <= self.bound * total)
+            count = _count_true(xp, suspect)
+        dense = self.metric != "cosine" and self.scale == 1.0 and self.n_features <= 16
+        if count and dense and 4 * count > size:
+            # most of the block (cities' own rows): direct differences for all of it are
+            # cheaper than gathering the pairs; squares that may have underflowed (float64
+            # differences below 1e-146) are still recomputed scaled, pair by pair
+            squared = self._direct_squares(start, stop)
+            exact = xp.sqrt(squared) if self.metric == "euclidean" else squared
+            values = xp.where(suspect, exact, values)
+            if not self.check_range:
+                return values
+            suspect = suspect & (squared < self.low * self.low)
+            count = _count_true(xp, suspect)
+        if count:
             rows, cols = xp.nonzero(suspect)
-        if rows.shape[0]:
             values[suspect] = self._exact(rows + start, cols)
         return values
+
+    def _direct_squares(self, start: int, stop: int) -> Any:
+        """Squared distances of rows ``start:stop`` of X to all of Y by direct differences
+        of the input values (accumulation dtype), one feature at a time (few features:
+        a reduction over a short last axis is slow)."""
+        xp = self.xp
+        acc = self.accumulate
+        a = xp.astype(self.X[start:stop, :], acc)
+        if self.Y_columns is None:  # the columns of Y as rows, once per call
+            self.Y_columns = xp.matrix_transpose(xp.astype(self.Y, acc))
+        total = xp.zeros((stop - start, self.Y.shape[0]), dtype=acc, device=device_of(a))
+        for k in range(self.n_features):
+            diff = a[:, k : k + 1] - self.Y_columns[k : k + 1, :]
+            total = total + diff * diff
+        return total
 
     def _manhattan(self, start: int, stop: int) -> Any:
         xp = self.xp
@@ -814,6 +841,14 @@ class _Expansion:
                     return largest * xp.sqrt(unit)
                 return (largest * largest) * unit
         return xp.sqrt(squared) if self.metric == "euclidean" else squared
+
+
+def _count_true(xp: ModuleType, mask: Any) -> int:
+    """Number of True entries of a boolean array."""
+    count_nonzero = getattr(xp, "count_nonzero", None)
+    if count_nonzero is not None:
+        return int(count_nonzero(mask))
+    return int(xp.sum(xp.astype(mask, xp.int64)))
 
 
 def _max_abs(xp: ModuleType, X: Any) -> float:
