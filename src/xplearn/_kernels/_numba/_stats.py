@@ -74,19 +74,26 @@ def column_moments(X, n_slots):  # pragma: no cover - compiled
     # mean, as np.mean (and scikit-learn) would; the squared deviations then merge as in
     # Chan et al.: each slot's own, plus its size times its mean's squared distance to
     # the global mean. Slots are visited in order: the same result on any thread count.
+    # The between-slot terms are taken relative to the first row: slot means formed at
+    # the data's offset (1e5 from the origin, say) would each carry a rounding of
+    # eps * offset, which the squared differences amplify (float64 data lost 3 digits
+    # of its variance that way); relative to a data point they are small numbers.
     mean = np.zeros(d, np.float64)
+    relative = np.zeros(d, np.float64)
     for slot in range(n_slots):
         size = (slot + 1) * n // n_slots - slot * n // n_slots
         for f in range(d):
             mean[f] += size * firsts[slot, f] + slot_sums[slot, f]
+            relative[f] += size * (firsts[slot, f] - firsts[0, f]) + slot_sums[slot, f]
     for f in range(d):
         mean[f] /= n
+        relative[f] /= n
     deviations = np.zeros(d, np.float64)
     for slot in range(n_slots):
         size = (slot + 1) * n // n_slots - slot * n // n_slots
         for f in range(d):
-            slot_mean = firsts[slot, f] + slot_sums[slot, f] / size
+            slot_mean = (firsts[slot, f] - firsts[0, f]) + slot_sums[slot, f] / size
             within = slot_squares[slot, f] - slot_sums[slot, f] * (slot_sums[slot, f] / size)
-            between = slot_mean - mean[f]
+            between = slot_mean - relative[f]
             deviations[f] += within + size * between * between
     return mean, deviations
