@@ -344,10 +344,12 @@ def _mixed_scales(n_samples=100_000, seed=0):
 
 
 def _lstsq_with_intercept(X, y):
-    """Float64 least squares with an intercept column: the oracle (coef, intercept)."""
+    """Float64 least squares with an intercept: the oracle (coef, intercept), on the
+    centered data (an intercept column next to data at 1e7 would cost lstsq its digits)."""
     X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
-    solution = np.linalg.lstsq(np.column_stack([X, np.ones(X.shape[0])]), y, rcond=None)[0]
-    return solution[:-1], solution[-1]
+    x_mean, y_mean = X.mean(axis=0), y.mean()
+    coef = np.linalg.lstsq(X - x_mean, y - y_mean, rcond=None)[0]
+    return coef, y_mean - x_mean @ coef
 
 
 def test_float32_mixed_column_scales_keep_every_column(backend):
@@ -470,3 +472,19 @@ def test_float32_mixed_column_scales_without_float64(no_float64):
     model = LinearRegression().fit(no_float64.asarray(X32), no_float64.asarray(y32))
     assert model.rank_ == 4
     np.testing.assert_allclose(to_numpy(model.coef_), expected_coef, rtol=1e-2)
+
+
+@pytest.mark.parametrize("offset", [1e5, 1e7])
+def test_float32_predictions_far_from_the_origin(backend, offset):
+    """float32 X at 1e5..1e7 from the origin: ``X @ coef_ + intercept_`` in float32 would
+    cancel (ulp(4e5) = 0.03 against a spread of 1); predictions are made around the
+    training mean: the float64 fit's predictions to 1e-3 of their spread."""
+    rng = np.random.default_rng(10)
+    X32 = (rng.standard_normal((300, 4)) + offset).astype(np.float32)
+    X64 = X32.astype(np.float64)
+    y = (X64 - X64.mean(axis=0)) @ rng.standard_normal(4) + 1e-3 * rng.standard_normal(300)
+    coef, intercept = _lstsq_with_intercept(X64, y)
+    expected = X64 @ coef + intercept
+    model = LinearRegression().fit(backend.asarray(X32), backend.asarray(y, dtype=np.float32))
+    predicted = to_numpy(model.predict(backend.asarray(X32))).astype(np.float64)
+    np.testing.assert_allclose(predicted, expected, atol=1e-3 * np.std(expected), rtol=0)

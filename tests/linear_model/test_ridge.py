@@ -379,3 +379,16 @@ def test_float32_mixed_column_scales_without_float64(no_float64):
     expected = sklm.Ridge(alpha=1.0).fit(X32.astype(np.float64), y32.astype(np.float64))
     model = Ridge(alpha=1.0).fit(no_float64.asarray(X32), no_float64.asarray(y32))
     np.testing.assert_allclose(to_numpy(model.coef_), expected.coef_, rtol=1e-2)
+
+
+def test_float32_predictions_far_from_the_origin(backend):
+    """float32 X at 1e5 from the origin: predictions around the training mean, the float64
+    fit's (scikit-learn, same float32 data) to 1e-3 of their spread."""
+    rng = np.random.default_rng(10)
+    X32 = (rng.standard_normal((300, 4)) + 1e5).astype(np.float32)
+    X64 = X32.astype(np.float64)
+    y = (X64 - X64.mean(axis=0)) @ rng.standard_normal(4) + 1e-3 * rng.standard_normal(300)
+    expected = sklm.Ridge(alpha=1.0).fit(X64, y).predict(X64)
+    model = Ridge(alpha=1.0).fit(backend.asarray(X32), backend.asarray(y, dtype=np.float32))
+    predicted = to_numpy(model.predict(backend.asarray(X32))).astype(np.float64)
+    np.testing.assert_allclose(predicted, expected, atol=1e-3 * np.std(expected), rtol=0)

@@ -25,6 +25,7 @@ solvers run on it (:func:`_reduce_blocks`).
 
 from __future__ import annotations
 
+import math
 import warnings
 from numbers import Integral, Real
 from types import ModuleType
@@ -257,6 +258,33 @@ def _reduce_blocks(xp: ModuleType, data: Any, fit_intercept: bool) -> _Factored:
     )
 
 
+def _prediction_offsets(
+    xp: ModuleType, factored: _Factored, coef: Any, dtype: Any, n_samples: int
+) -> tuple[Any, Any] | None:
+    """``(x_offset, y_offset)`` in ``dtype`` when ``X @ coef.T + intercept`` would cancel
+    digits (data far from the origin: ``sum |x_mean * coef|`` above 16 times ``|y_mean|``
+    plus y's spread), else None. ``x_offset`` is the mean of X rounded to ``dtype`` (X
+    minus it is exact near the mean) and ``y_offset = y_mean + coef @ (x_offset -
+    x_mean)``, so that ``(X - x_offset) @ coef.T + y_offset`` is the prediction, with
+    the rounding error of y instead of that of ``X @ coef.T``."""
+    x_mean, y_mean = factored.x_mean, factored.y_mean
+    if not bool(xp.any(x_mean != 0)):
+        return None
+    R12 = factored.R12
+    magnitude = power_of_two_scale(xp, xp.max(xp.abs(R12), axis=0))
+    scaled = R12 / magnitude
+    spread = xp.sqrt(xp.sum(scaled * scaled, axis=0)) * magnitude * factored.y_scale
+    spread = spread / math.sqrt(max(n_samples, 1))
+    lost = xp.abs(coef) @ xp.abs(x_mean)
+    if not bool(xp.any(lost > 16.0 * (xp.abs(y_mean) + spread))):
+        return None
+    x_offset = xp.astype(xp.astype(x_mean, dtype), x_mean.dtype)
+    y_offset = y_mean + coef @ (x_offset - x_mean)
+    if factored.y_is_1d:
+        y_offset = xp.reshape(y_offset, ())
+    return xp.astype(x_offset, dtype), xp.astype(y_offset, dtype)
+
+
 def _check_solution(estimator: Any, xp: ModuleType, dtype: Any, *arrays: Any) -> None:
     """A clear error instead of a NaN or infinite model: coefficients out of the range of
     the ``dtype`` they are to be stored in (checked before the cast)."""
@@ -357,15 +385,17 @@ class _LinearModel(XPEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEstim
         ``xp``), in scikit-learn's shapes, as in-memory arrays of ``xp`` in the compute
         dtype. The intercept is ``y_mean - coef @ x_mean``, in the work dtype."""
         intercept = factored.y_mean - coef @ factored.x_mean
+        compute = np.dtype(data.X.dtype) if sxp is not xp else data.dtypes.compute
+        _check_solution(self, sxp, compute, coef, intercept)
+        offsets = _prediction_offsets(sxp, factored, coef, compute, data.X.shape[0])
         if sxp is not xp:  # host NumPy -> small in-memory (Dask) arrays
-            dtype = np.dtype(data.X.dtype)
-            _check_solution(self, sxp, dtype, coef, intercept)
-            coef, intercept = coef.astype(dtype), intercept.astype(dtype)
+            coef, intercept = coef.astype(compute), intercept.astype(compute)
             if factored.y_is_1d:
                 coef, intercept = coef[0], intercept.reshape(())
+            offsets = None if offsets is None else tuple(xp.asarray(value) for value in offsets)
+            self._x_offset, self._y_offset = (None, None) if offsets is None else offsets
             return xp.asarray(coef), xp.asarray(intercept)
-        compute = data.dtypes.compute
-        _check_solution(self, xp, compute, coef, intercept)
+        self._x_offset, self._y_offset = (None, None) if offsets is None else offsets
         coef, intercept = xp.astype(coef, compute), xp.astype(intercept, compute)
         if factored.y_is_1d:
             # a reshape, not intercept[0]: NumPy would give a scalar, not a 0-d array
@@ -373,8 +403,14 @@ class _LinearModel(XPEstimatorMixin, MultiOutputMixin, RegressorMixin, BaseEstim
         return coef, intercept
 
     def _infer(self, method: str, xp: ModuleType, X: Any) -> Any:
-        """``X @ coef_.T + intercept_`` in the dtype of the validated input."""
+        """``X @ coef_.T + intercept_`` in the dtype of the validated input; for data far
+        from the origin (decided at fit, :func:`_prediction_offsets`) as ``(X - x_offset)
+        @ coef_.T + y_offset``, the same value without the cancellation."""
         coef, intercept = self._fitted_arrays(X.dtype, "coef_", "intercept_")
+        if getattr(self, "_x_offset", None) is not None:
+            x_offset, y_offset = self._fitted_arrays(X.dtype, "_x_offset", "_y_offset")
+            X = X - x_offset
+            intercept = xp.reshape(y_offset, tuple(intercept.shape))
         if coef.ndim == 1:
             return X @ coef + intercept
         return X @ coef.T + intercept
