@@ -324,8 +324,15 @@ class NearestNeighbors(_NeighborsBase):
     -----
     Indices agree with scikit-learn's ``algorithm="brute"``; among equal distances the
     smaller training index comes first, on every backend (scikit-learn does not fix that
-    order). The returned distances are exact (recomputed from the selected rows with
-    float64 accumulation), so a query equal to a training row is at distance 0.
+    order). The neighbour sets are exact whatever the data's offset, clustering or
+    magnitude: those that direct float64 differences of the inputs give (a cheap ranking
+    proposes candidates and a proven error bound certifies them, else the query is
+    searched again in float64, then exactly; see the architecture page). The returned
+    distances are those float64 distances rounded once to the data's dtype, so a query
+    equal to a training row is at distance 0; NaN distances (NaN rows under
+    ``assume_finite``) come last, never as an index outside the training rows. On NumPy,
+    ``fit`` keeps a private copy of training sets up to 64 MiB (whose rows it also packs
+    for one-row queries), so that later writes into the caller's array change no result.
 
     On Dask, ``fit`` keeps the training rows as the given Dask array (one computation
     checks them, and a regressor's targets, for NaN and infinity; a classifier's
