@@ -693,20 +693,20 @@ for "eigen"
             codes = xp.astype(z[:, 0] > 0, xp.int64) if binary else xp.argmax(z, axis=1)
             return decode_labels(self.classes_, codes)
         if binary:
-            scores = k * xp.clip(z[:, 0], -big, big)
-            if method == "predict_proba":
-                return self._binary_proba(xp, scores)
-            log_proba = self._binary_log_proba(xp, scores)
+            proba = self._binary_proba(xp, k * xp.clip(z[:, 0], -big, big))
         else:
-            # log-space: differences to the row's largest score, <= 0 (from -max on)
+            # differences to the row's largest score, <= 0 (from -max on): exp cannot
+            # overflow, and the largest term is exactly 1
             shifted = k * xp.maximum(z - row_max(xp, z, axis=1, keepdims=True), -big)
-            if method == "predict_proba":
-                return softmax_rows(xp, shifted, lambda values: _softmax(xp, values))
-            log_proba = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
-        # as scikit-learn: a probability below the smallest normal number counts as that
-        # number, so the log is finite
-        tiny = math.log(float(xp.finfo(log_proba.dtype).smallest_normal))
-        return xp.maximum(log_proba, xp.asarray(tiny, dtype=log_proba.dtype, device=device_of(z)))
+            proba = softmax_rows(xp, shifted, lambda values: _softmax(xp, values))
+        if method == "predict_proba":
+            return proba
+        # the log of the probabilities, as scikit-learn (whose common checks compare the
+        # two), zeros first replaced by the smallest normal number, so it is finite
+        tiny = xp.asarray(
+            xp.finfo(proba.dtype).smallest_normal, dtype=proba.dtype, device=device_of(proba)
+        )
+        return xp.log(xp.where(proba == 0, tiny, proba))
 
     def _decision(self, X: Any) -> Any:
         """Scores divided by ``_decision_scale``, shape (n_samples, n_classes), or
@@ -763,16 +763,6 @@ for "eigen"
             [xp.where(positive, small, large), xp.where(positive, large, small)], axis=1
         )
 
-    @staticmethod
-    def _binary_log_proba(xp: ModuleType, scores: Any) -> Any:
-        """``log sigmoid(-+scores)`` in log space: ``-(max(s, 0) + log1p(exp(-|s|)))``
-        for ``s`` each class's opposite score (no exp of a positive number)."""
-        softplus = xp.log1p(xp.exp(-xp.abs(scores)))
-        zero = xp.asarray(0.0, dtype=scores.dtype, device=device_of(scores))
-        first = -(xp.maximum(scores, zero) + softplus)
-        second = -(xp.maximum(-scores, zero) + softplus)
-        return xp.stack([first, second], axis=1)
-
     def predict_proba(self, X):
         """Probability of each class for each sample.
 
@@ -791,10 +781,10 @@ for "eigen"
     def predict_log_proba(self, X):
         """Log-probability of each class for each sample.
 
-        Computed in log space (differences to the row's largest score), so it is
-        accurate also where a probability rounds to 1; values below the log of the
-        smallest normal number are clipped there, as scikit-learn's replacement of zero
-        probabilities does, so the result is finite.
+        The log of :meth:`predict_proba` (finite for any finite X: the scores are taken
+        relative to the row's largest, overflow-free); zero probabilities are replaced
+        by the smallest normal number first, as scikit-learn does, so the result is
+        finite.
 
         Parameters
         ----------
