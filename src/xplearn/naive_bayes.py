@@ -266,8 +266,9 @@ def _fitted_statistics(
         prior = seen / xp.sum(seen)
 
     stored_theta = xp.astype(theta, compute)
-    with np.errstate(over="ignore"):  # float32 data at 1e20: var_ is inf (1e40), the
-        stored_var = xp.astype(var, compute)  # inference constants below are finite
+    with np.errstate(over="ignore"):  # float32 data at 1e20: var_ and epsilon_ are inf
+        stored_var = xp.astype(var, compute)  # (1e40), the inference constants are finite
+        stored_epsilon = xp.astype(xp.asarray(epsilon, dtype=accumulate, device=device), compute)
     stored_prior = xp.astype(prior, compute)
     residual = None
     if accumulate != compute:
@@ -285,7 +286,7 @@ def _fitted_statistics(
         stored_var,
         xp.astype(seen, compute),
         stored_prior,
-        xp.astype(xp.asarray(epsilon, dtype=accumulate, device=device), compute),
+        stored_epsilon,
         residual,
         *(xp.astype(constant, compute) for constant in constants),
     ]

@@ -26,6 +26,7 @@ from xplearn._kernels._dispatch import (
 from xplearn._kernels._xp_impl import (
     STREAM_CHUNK_MIB,
     chunk_rows,
+    euclidean_to_centers,
     sq_distances,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "argkmin",
     "chunk_rows",
     "column_mean_and_variance",
+    "euclidean_to_centers",
     "kernel_backend",
     "kernel_input",
     "kernel_session",

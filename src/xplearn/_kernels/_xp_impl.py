@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from xplearn._config import _config
-from xplearn._xp import array_namespace, device_of, to_numpy
+from xplearn._xp import array_namespace, device_of, supports_float64, to_numpy
 from xplearn._xp._onnx import SYMBOLIC_TRAIN_BLOCK, is_symbolic, smallest_k
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "chunk_rows",
     "column_mean_and_variance",
     "column_moments",
+    "euclidean_to_centers",
     "lloyd_pass",
     "row_chunks",
     "sq_distances",
@@ -94,6 +95,42 @@ def sq_distances(xp: ModuleType, X: Any, centers: Any, center_norms: Any) -> Any
     x_norms = xp.sum(X * X, axis=1)
     distances = (x_norms[:, None] - 2 * (X @ xp.matrix_transpose(centers))) + center_norms[None, :]
     return xp.clip(distances, 0, None)
+
+
+def euclidean_to_centers(xp: ModuleType, X: Any, centers: Any) -> Any:
+    """``||x - c||`` for every row of X and center, by direct differences.
+
+    Exact to the rounding of the result wherever it is representable, whatever the data's
+    offset, spread or magnitude: the differences are taken in float64 where the device has
+    it (float32 data then cannot overflow or underflow), and each (row, center) difference
+    is divided by its largest entry before squaring (undone after the square root) only where its squares could leave the dtype, which float64 data at
+    1e+-160 needs. Rows go in chunks of ``working_memory``; a lazy or symbolic input is one
+    chunk, with no data-dependent Python control flow (the ONNX export records it).
+    Returns an array of shape (n_rows, n_centers) of X's dtype.
+    """
+    dtype = X.dtype
+    device = device_of(X)
+    wide = xp.float64 if supports_float64(xp, device) else dtype
+    C = xp.astype(centers, wide)[None, :, :]
+    n_clusters, n_features = centers.shape
+    info = xp.finfo(wide)
+    # |d|^2 * n_features must stay within [smallest normal / eps, max]
+    high = math.sqrt(float(info.max) / (4.0 * max(1, n_features)))
+    low = math.sqrt(float(info.smallest_normal) / float(info.eps))
+    rows = chunk_rows(X.shape[0], 3 * max(1, n_clusters * n_features) * bytes_per_item(xp, wide))
+    blocks = []
+    for start, stop in row_chunks(X.shape[0], rows):
+        chunk = X if start is None else X[start:stop, ...]
+        diff = xp.astype(chunk, wide)[:, None, :] - C
+        magnitude = xp.max(xp.abs(diff), axis=2, keepdims=True)
+        outside = (magnitude > 0) & ((magnitude > high) | (magnitude < low))
+        scale = xp.where(outside, magnitude, xp.ones((), dtype=wide, device=device))
+        diff = diff / scale
+        distances = xp.sqrt(xp.sum(diff * diff, axis=2)) * scale[:, :, 0]
+        blocks.append(xp.astype(distances, dtype))
+    if not blocks:
+        return xp.zeros((0, n_clusters), dtype=dtype, device=device)
+    return blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
 
 
 def lloyd_pass(

@@ -36,6 +36,7 @@ from xplearn._kernels import (
     STREAM_CHUNK_MIB,
     chunk_rows,
     column_mean_and_variance,
+    euclidean_to_centers,
     kernel_input,
     kernel_session,
     lloyd_pass,
@@ -110,6 +111,26 @@ def _row_ranges(n_samples: int, rows: int):
 def _chunk(X: Any, start: int, stop: int, shift: Any | None) -> Any:
     block = X[start:stop, :]
     return block if shift is None else block - shift
+
+
+def _check_squares_in_range(mean_sq: float, dtype: Any, n_features: int, prefix: str) -> None:
+    """Refuse data whose squared distances the Lloyd pass cannot compute in ``dtype``.
+
+    ``mean_sq`` is the data's mean squared distance to the frame the pass measures in
+    (the origin, or the data mean when X is shifted), accumulated in float64. The pass
+    ranks ``||c||^2 - 2 x.c`` in X's dtype: float32 data at 1e+-30 has squares (1e+-60)
+    beyond float32's range, where every distance would be inf or 0 and the clustering
+    silently arbitrary.
+    """
+    info = np.finfo(np.dtype(str(dtype).rsplit(".", 1)[-1]))
+    high = float(info.max) / (64.0 * max(1, n_features))
+    low = float(info.smallest_normal) / float(info.eps)
+    if mean_sq > 0 and not low <= mean_sq <= high:
+        raise ValueError(
+            f"{prefix}the squared distances of X (about {mean_sq:.3g}) are outside the "
+            f"range {info.dtype.name} arithmetic can compare ({low:.3g} to {high:.3g}); "
+            "rescale X (e.g. with StandardScaler) or fit float64 data."
+        )
 
 
 def _is_same_clustering(xp, labels1: Any, labels2: Any, n_clusters: int) -> bool:
@@ -529,37 +550,11 @@ class _BaseKMeans(
 
     @staticmethod
     def _transform(xp, X: Any, centers: Any) -> Any:
-        # ||x - c||^2 as ||x||^2 - 2 x.c + ||c||^2 around the centers' mean: the norms,
-        # and so the cancellation error of the expansion, scale with the spread of the
-        # data rather than with its distance to the origin
-        origin = xp.mean(centers, axis=0)
-        centered = centers - origin
-        rows = X - origin
-        # The squares of the expansion leave the dtype (float32 rows at 1e20, float64 at
-        # 1e160, or 1e-30 rows whose squares underflow) long before the distances do: a
-        # row whose largest magnitude m (or the centers') is outside [low, high] is
-        # measured in units of that magnitude and the distance scaled back after the
-        # square root. Other rows get the scale 1 (the same arithmetic as unscaled), so
-        # the check costs one pass over the rows, none over rows x centers.
-        info = xp.finfo(X.dtype)
-        n_features = X.shape[1]
-        high = math.sqrt(float(info.max) / (4.0 * n_features))
-        low = math.sqrt(float(info.smallest_normal) / float(info.eps))
-        one = xp.ones((), dtype=X.dtype, device=device_of(X))
-        spread = xp.max(xp.abs(centered))
-        spread = xp.where((spread > 0) & ((spread > high) | (spread < low)), spread, one)
-        centered = centered / spread
-        norms = xp.sum(centered * centered, axis=1)
-        magnitude = xp.maximum(xp.max(xp.abs(rows), axis=1), spread)
-        outside = (magnitude > 0) & ((magnitude > high) | (magnitude < low))
-        scale = xp.where(outside, magnitude, one)[:, None]
-        # in units of `scale`: x' = x / scale, c' = c / spread * (spread / scale)
-        ratio = spread / scale
-        rows = rows / scale
-        row_norms = xp.sum(rows * rows, axis=1)[:, None]
-        products = rows @ xp.matrix_transpose(centered)
-        squared = row_norms - 2 * (products * ratio) + norms[None, :] * (ratio * ratio)
-        return xp.sqrt(xp.clip(squared, 0, None)) * scale
+        # direct differences (float64 where the device has it), as exact as scikit-learn's
+        # float64 expansion and finite wherever the distance is: the expansion
+        # ||x||^2 - 2 x.c + ||c||^2 in X's dtype kept ~3 digits of float32 distances
+        # between clusters far from each other (two cities' coordinates)
+        return euclidean_to_centers(xp, X, centers)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the cluster index of each training sample.
@@ -885,6 +880,8 @@ class KMeans(_BaseKMeans):
             offset = float(to_scalar(xp.sum(mean * mean)))
             spread = float(to_scalar(mean_sq_norm)) - offset
             shift = xp.astype(mean, compute) if offset > spread else None
+            frame_sq = spread if shift is not None else float(to_scalar(mean_sq_norm))
+            _check_squares_in_range(frame_sq, compute, X.shape[1], prefix)
             best = None
             for _ in range(n_init):
                 centers = self._init_centroids(
@@ -983,6 +980,8 @@ class KMeans(_BaseKMeans):
         offset = float(mean @ mean)
         dtype = np.dtype(str(compute).rsplit(".", 1)[-1])
         shift = mean.astype(dtype) if offset > mean_sq_norm - offset else None
+        frame_sq = float(mean_sq_norm - offset) if shift is not None else float(mean_sq_norm)
+        _check_squares_in_range(frame_sq, compute, X.shape[1], prefix)
         best = None
         for _ in range(n_init):
             if init_array is not None:
