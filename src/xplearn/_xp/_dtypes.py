@@ -2,8 +2,9 @@
 
 ``"preserve"`` (default)
     float32 in -> float32 compute and fitted attributes; float64 in -> float64;
-    integer and bool in -> the device's default real floating dtype. Statistics over
-    samples accumulate in float64 where the device has it (:func:`statistics_dtype`).
+    integer and bool in -> the device's default real floating dtype. Sums over samples
+    (means, variances, Gram matrices and R factors, inertia, the optimizer's state)
+    accumulate in float64 where the device has it (``DtypePlan.accumulate``).
 ``"float32"`` / ``"float64"``
     Always that dtype. float64 on a device without float64 is an error, never a silent
     downgrade.
@@ -31,7 +32,8 @@ class DtypePlan:
     compute : dtype
         Storage of the data, matrix products, fitted attributes.
     accumulate : dtype
-        Sums, means and variances; float64 under ``"mixed"`` where available.
+        Sums over samples (means, variances, Gram matrices, inertia); float64 where the
+        device has it under every policy but ``"float32"``.
     """
 
     compute: Any
@@ -51,12 +53,12 @@ def supports_float64(xp: ModuleType, device: Any) -> bool:
 
 
 def statistics_dtype(xp: ModuleType, device: Any, plan: DtypePlan, policy: str | None) -> Any:
-    """The dtype sums over samples (means, variances) accumulate in under ``policy``.
+    """The dtype sums over samples accumulate in under ``policy``, for a ``plan`` made for
+    another input dtype (a ``partial_fit`` batch computed in the first batch's dtype).
 
-    float64 wherever ``device`` has it, under ``"preserve"`` and ``"mixed"`` as under
-    ``"float64"`` (reductions are bound by reading the data, so the wider accumulator is
-    nearly free); ``plan.accumulate`` under ``"float32"`` (always that dtype) and on a
-    device without float64, where the sums are compensated instead.
+    float64 wherever ``device`` has it, as ``resolve_dtypes`` gives, except under
+    ``"float32"`` and on a device without float64, where ``plan.accumulate`` stays (and
+    the sums are compensated instead).
     """
     if check_policy(policy) == "float32" or not supports_float64(xp, device):
         return plan.accumulate
@@ -134,10 +136,13 @@ def resolve_dtypes(
     if policy == "mixed":
         return DtypePlan(xp.float32, xp.float64 if has_float64 else xp.float32)
     # "preserve": float32 and float64 are kept; half precision is too coarse for the
-    # statistics we compute, so it goes to float32 (still no upcast to float64).
-    if input_dtype == xp.float64 or input_dtype == xp.float32:
-        return DtypePlan(input_dtype, input_dtype)
-    if is_floating(xp, input_dtype):
-        return DtypePlan(xp.float32, xp.float32)
+    # statistics we compute, so it goes to float32 (still no upcast to float64). Sums over
+    # samples of float32 data accumulate in float64 where the device has it: they are
+    # bound by reading the data, and float32 sums of offset data keep no digit.
+    wide = xp.float64 if has_float64 else xp.float32
+    if input_dtype == xp.float64:
+        return DtypePlan(xp.float64, xp.float64)
+    if input_dtype == xp.float32 or is_floating(xp, input_dtype):
+        return DtypePlan(xp.float32, wide)
     default = default_float_dtype(xp, device)
-    return DtypePlan(default, default)
+    return DtypePlan(default, wide if default == xp.float32 else default)

@@ -17,8 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 
 from xplearn._kernels._blocks import grouped_moments, map_row_blocks
-from xplearn._xp import device_of, move_to, numpy_namespace, supports_float64
-from xplearn._xp._dtypes import check_policy
+from xplearn._xp import device_of, move_to, numpy_namespace
 from xplearn._xp._ops import (
     eigh,
     flip_sign_rows,
@@ -369,7 +368,7 @@ class PCA(XPEstimatorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             self, X, method="fit", reset=True, ensure_min_samples=2, defer_finite_check=one_pass
         )
         xp, device, X = data.xp, data.device, data.X
-        compute, accumulate = data.dtypes.compute, _accumulation_dtype(xp, data, self.dtype_policy)
+        compute, accumulate = data.dtypes.compute, data.dtypes.accumulate
         n_samples, n_features = X.shape
         bound = min(n_samples, n_features)
 
@@ -763,20 +762,6 @@ def _check_representable(estimator: Any, xp: ModuleType, variances: Any, dtype: 
             f"are outside the range of {dtype} (normal numbers {float(info.smallest_normal):.3g}"
             f" to {float(info.max):.3g}); rescale X (StandardScaler) or fit float64 data."
         )
-
-
-def _accumulation_dtype(xp: ModuleType, data: Any, policy: Any) -> Any:
-    """Dtype of the mean, the centering, the covariance matrix of ``"covariance_eigh"``
-    and the variances: float64 wherever the device has it (float32 data stay float32 in
-    the SVDs and the attributes), except under ``dtype_policy="float32"``. A float32 mean
-    loses digits on data far from the origin (NumPy's column sums of a C-ordered array
-    add row after row: 7 units off for 1e5 rows at 1e4) and a float32 covariance those
-    of every direction of small variance."""
-    if data.dtypes.accumulate == xp.float64 or data.dtypes.compute == xp.float64:
-        return xp.float64
-    if check_policy(policy) == "float32" or not supports_float64(xp, data.device):
-        return data.dtypes.accumulate
-    return xp.float64
 
 
 def _spectrum(

@@ -37,8 +37,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils._param_validation import Interval
 
 from xplearn._kernels._blocks import grouped_moments, power_of_two_scale, triangular_factor
-from xplearn._xp import device_of, numpy_namespace, supports_float64
-from xplearn._xp._dtypes import check_policy
+from xplearn._xp import device_of, numpy_namespace
 from xplearn._xp._ops import is_lazy, svd, to_scalar, weighted_mean
 from xplearn.base import Capabilities, XPEstimatorMixin
 from xplearn.utils.validation import method_name, validate_data, validate_params
@@ -62,18 +61,6 @@ class _Factored(NamedTuple):
     x_mean: Any  # (n_features,), work dtype (zeros without an intercept)
     y_mean: Any  # (n_targets,), work dtype (zeros without an intercept)
     y_is_1d: bool
-
-
-def _work_dtype(xp: ModuleType, data: Any, policy: Any) -> Any:
-    """Dtype of the factorization: float64 wherever the device has it (float32 data are
-    stored as given and accumulated in float64: the products of float32 values are exact
-    in float64), except under ``dtype_policy="float32"``, which computes in float32."""
-    dtypes = data.dtypes
-    if dtypes.accumulate == xp.float64 or dtypes.compute == xp.float64:
-        return xp.float64
-    if check_policy(policy) == "float32" or not supports_float64(xp, data.device):
-        return dtypes.compute
-    return xp.float64
 
 
 def _factor(xp: ModuleType, data: Any, fit_intercept: bool, work: Any) -> _Factored:
@@ -628,7 +615,8 @@ class LinearRegression(_LinearModel):
         if is_lazy(xp):
             factored, sxp = _reduce_blocks(xp, data, self.fit_intercept), numpy_namespace()
         else:
-            work = _work_dtype(xp, data, self.dtype_policy)
+            # float64 wherever the device has it, unless dtype_policy="float32"
+            work = data.dtypes.accumulate
             factored, sxp = _factor(xp, data, self.fit_intercept, work), xp
         coef, singular, rank = _least_squares(sxp, factored, tol)
         singular = singular[: min(data.X.shape)]

@@ -20,7 +20,6 @@ from xplearn.linear_model._base import (
     _LinearModel,
     _reduce_blocks,
     _ridge_solve,
-    _work_dtype,
 )
 from xplearn.utils.validation import method_name, validate_params
 
@@ -260,7 +259,7 @@ class Ridge(_LinearModel):
             factored, sxp = _reduce_blocks(xp, data, self.fit_intercept), numpy_namespace()
             alpha = self._alpha_array(sxp, "cpu", np.float64, factored.R12.shape[1])
         else:
-            work = _work_dtype(xp, data, self.dtype_policy)
+            work = data.dtypes.accumulate  # float64 where the device has it
             factored, sxp = _factor(xp, data, self.fit_intercept, work), xp
             alpha = self._alpha_array(xp, data.device, work, factored.R12.shape[1])
         coef = _ridge_solve(sxp, factored, alpha)
