@@ -1,5 +1,7 @@
 """One-pass grouped moments over row blocks (xplearn._kernels._blocks.grouped_moments)."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -114,8 +116,26 @@ def test_a_device_block_takes_host_codes_and_weights():
     for group, (count, total, mean, squares, _) in enumerate(_expected(X, codes, weights, 3)):
         assert moments.counts[group] == count
         np.testing.assert_allclose(moments.weights[group], total, rtol=1e-13)
-        np.testing.assert_allclose(moments.means[group], mean, rtol=1e-13)
+        # a block's means are offsets from its reference row (see Moments.references)
+        block_mean = moments.references[group] + moments.means[group]
+        np.testing.assert_allclose(block_mean, mean, rtol=1e-13)
         np.testing.assert_allclose(moments.squares[group], squares, rtol=1e-9)
+
+
+def test_dask_moments_keep_their_digits_far_from_the_origin():
+    """Block means at 1e5 from the origin differ by less than their rounding: merged as
+    offsets from each block's first row, the variance stays exact to float64 rounding (it
+    was 1.8e-12 off, merged from the means' difference)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3001, 3)) + 1e5
+    moments = grouped_moments(da.from_array(X, chunks=((700, 1, 0, 1300, 1000), (3,))))
+    exact_mean = np.array([math.fsum(column) / X.shape[0] for column in X.T])
+    np.testing.assert_allclose(moments.means[0], exact_mean, rtol=1e-15)
+    exact = np.array(
+        [math.fsum((column - m) ** 2) for column, m in zip(X.T, exact_mean, strict=True)]
+    )
+    np.testing.assert_allclose(moments.squares[0], exact, rtol=1e-14)
+    assert moments.references is None
 
 
 @pytest.mark.parametrize("magnitude", [1e250, 1e-250])

@@ -11,7 +11,7 @@ fit code serves every backend.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -243,6 +243,10 @@ class Moments:
         condition number). None unless asked for.
     minimums, maximums : ndarray of shape (n_groups, n_features) or None
         Column extremes of each group (+inf / -inf for an empty group). None unless asked.
+    references : ndarray of shape (n_groups, n_features) or None
+        While blocks merge: a row of each group, ``means`` being the offsets of the means
+        from it (far from the origin, the difference of two block means keeps its digits
+        only as a difference of offsets). None in what :func:`grouped_moments` returns.
     """
 
     counts: np.ndarray
@@ -252,6 +256,7 @@ class Moments:
     r_factors: np.ndarray | None = None
     minimums: np.ndarray | None = None
     maximums: np.ndarray | None = None
+    references: np.ndarray | None = None
 
     def pooled(self) -> Moments:
         """The moments of all the groups together, as one group."""
@@ -316,6 +321,7 @@ def _moments_of_groups_block(
     )
     counts = np.zeros(n_groups, dtype=np.int64)
     totals = np.zeros(n_groups)
+    references = np.zeros((n_groups, n_features))
     means = np.zeros((n_groups, n_features))
     squares = np.zeros((n_groups, n_features))
     r_factors = np.zeros((n_groups, n_features, n_features)) if with_r else None
@@ -332,6 +338,11 @@ def _moments_of_groups_block(
         counts[group] = n_rows
         if n_rows == 0:
             continue
+        # offsets from the group's first row: far from the origin the mean of the
+        # offsets keeps the digits a mean of the values rounds off (see Moments)
+        original, reference = rows, rows[0, ...]
+        references[group] = to_numpy(reference)
+        rows = rows - reference
         if row_weights is None:
             total = float(n_rows)
             mean = xp.sum(rows, axis=0) / total
@@ -353,9 +364,9 @@ def _moments_of_groups_block(
         if with_r:
             r_factors[group] = _upper_r(np.asarray(to_numpy(scaled)), n_features)
         if with_extremes:
-            minimums[group] = to_numpy(xp.min(rows, axis=0))
-            maximums[group] = to_numpy(xp.max(rows, axis=0))
-    return Moments(counts, totals, means, squares, r_factors, minimums, maximums)
+            minimums[group] = to_numpy(xp.min(original, axis=0))
+            maximums[group] = to_numpy(xp.max(original, axis=0))
+    return Moments(counts, totals, means, squares, r_factors, minimums, maximums, references)
 
 
 def merge_moments(first: Moments, second: Moments) -> Moments:
@@ -366,9 +377,22 @@ def merge_moments(first: Moments, second: Moments) -> Moments:
     weights = first.weights + second.weights
     counts = first.counts + second.counts
     safe = np.where(weights > 0, weights, 1.0)
+    references = None
     delta = second.means - first.means
+    if first.references is not None or second.references is not None:
+        zero = np.zeros_like(first.means)
+        first_ref = zero if first.references is None else first.references
+        second_ref = zero if second.references is None else second.references
+        # the means' difference from the references' (exact for nearby rows) and the
+        # offsets'; the merged offsets are from the first part's reference, or from the
+        # second's where the first part is empty
+        delta = (second_ref - first_ref) + delta
+        empty = (first.counts == 0)[:, None]
+        references = np.where(empty, second_ref, first_ref)
     share = (second.weights / safe)[:, None]
     means = first.means + delta * share
+    if references is not None:
+        means = np.where(empty, second.means, means)
     cross = (first.weights * second.weights / safe)[:, None]
     with np.errstate(over="ignore"):  # inf only where the true sum exceeds float64
         squares = first.squares + second.squares + (np.abs(delta) * np.sqrt(cross)) ** 2
@@ -384,7 +408,7 @@ def merge_moments(first: Moments, second: Moments) -> Moments:
     if first.minimums is not None:
         minimums = np.minimum(first.minimums, second.minimums)
         maximums = np.maximum(first.maximums, second.maximums)
-    return Moments(counts, weights, means, squares, r_factors, minimums, maximums)
+    return Moments(counts, weights, means, squares, r_factors, minimums, maximums, references)
 
 
 def grouped_moments(
@@ -434,4 +458,7 @@ def grouped_moments(
     merged = parts[0]
     for part in parts[1:]:
         merged = merge_moments(merged, part)
+    if merged.references is not None:
+        means = merged.references + merged.means
+        merged = replace(merged, means=means, references=None)
     return merged
