@@ -113,22 +113,21 @@ def _chunk(X: Any, start: int, stop: int, shift: Any | None) -> Any:
     return block if shift is None else block - shift
 
 
-def _check_squares_in_range(mean_sq: float, dtype: Any, n_features: int, prefix: str) -> None:
+def _check_squares_in_range(mean_sq: float, info: Any, n_features: int, prefix: str) -> None:
     """Refuse data whose squared distances the Lloyd pass cannot compute in ``dtype``.
 
     ``mean_sq`` is the data's mean squared distance to the frame the pass measures in
     (the origin, or the data mean when X is shifted), accumulated in float64. The pass
     ranks ``||c||^2 - 2 x.c`` in X's dtype: float32 data at 1e+-30 has squares (1e+-60)
     beyond float32's range, where every distance would be inf or 0 and the clustering
-    silently arbitrary.
+    silently arbitrary. ``info`` is the ``finfo`` of X's dtype.
     """
-    info = np.finfo(np.dtype(str(dtype).rsplit(".", 1)[-1]))
     high = float(info.max) / (64.0 * max(1, n_features))
     low = float(info.smallest_normal) / float(info.eps)
     if mean_sq > 0 and not low <= mean_sq <= high:
         raise ValueError(
             f"{prefix}the squared distances of X (about {mean_sq:.3g}) are outside the "
-            f"range {info.dtype.name} arithmetic can compare ({low:.3g} to {high:.3g}); "
+            f"range {info.dtype} arithmetic can compare ({low:.3g} to {high:.3g}); "
             "rescale X (e.g. with StandardScaler) or fit float64 data."
         )
 
@@ -881,7 +880,7 @@ class KMeans(_BaseKMeans):
             spread = float(to_scalar(mean_sq_norm)) - offset
             shift = xp.astype(mean, compute) if offset > spread else None
             frame_sq = spread if shift is not None else float(to_scalar(mean_sq_norm))
-            _check_squares_in_range(frame_sq, compute, X.shape[1], prefix)
+            _check_squares_in_range(frame_sq, xp.finfo(compute), X.shape[1], prefix)
             best = None
             for _ in range(n_init):
                 centers = self._init_centroids(
@@ -981,7 +980,7 @@ class KMeans(_BaseKMeans):
         dtype = np.dtype(str(compute).rsplit(".", 1)[-1])
         shift = mean.astype(dtype) if offset > mean_sq_norm - offset else None
         frame_sq = float(mean_sq_norm - offset) if shift is not None else float(mean_sq_norm)
-        _check_squares_in_range(frame_sq, compute, X.shape[1], prefix)
+        _check_squares_in_range(frame_sq, np.finfo(dtype), X.shape[1], prefix)
         best = None
         for _ in range(n_init):
             if init_array is not None:
