@@ -16,20 +16,9 @@ from xplearn._xp import array_namespace, numpy_namespace, resolve_dtypes
 from xplearn._xp._dtypes import statistics_dtype
 from xplearn._xp._ops import is_lazy, to_scalar
 from xplearn.base import Capabilities, XPEstimatorMixin
-from xplearn.utils.validation import method_name, validate_data
+from xplearn.utils.validation import method_name, validate_data, validate_params
 
 __all__ = ["MinMaxScaler", "StandardScaler"]
-
-
-def _check_bool(estimator: Any, method: str, *names: str) -> None:
-    """scikit-learn's ``"boolean"`` constraint: a bool (or NumPy bool), not a truthy value."""
-    for name in names:
-        value = getattr(estimator, name)
-        if not isinstance(value, (bool, np.bool_)):
-            raise InvalidParameterError(
-                f"{method_name(estimator, method)}: the {name!r} parameter must be an "
-                f"instance of 'bool'; got {value!r} ({type(value).__name__})."
-            )
 
 
 def _constant_features(xp: Any, moments: ColumnMoments, count: float) -> Any:
@@ -300,6 +289,13 @@ class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
 
     _capabilities: ClassVar[Capabilities] = Capabilities(onnx_methods=("transform",))
 
+    #: scikit-learn's (sklearn.preprocessing.StandardScaler._parameter_constraints)
+    _parameter_constraints: ClassVar[dict] = {
+        "copy": ["boolean"],
+        "with_mean": ["boolean"],
+        "with_std": ["boolean"],
+    }
+
     def __init__(self, *, copy=True, with_mean=True, with_std=True, dtype_policy=None):
         self.copy = copy
         self.with_mean = with_mean
@@ -353,7 +349,7 @@ class StandardScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         return self._partial_fit(X, sample_weight, "partial_fit", first_call=first_call)
 
     def _partial_fit(self, X, sample_weight, method, *, first_call):
-        _check_bool(self, method, "copy", "with_mean", "with_std")
+        validate_params(self, method)
         restore = _restore_on_failure(self, _STANDARD_STATE)
         try:
             fitted = self._fitted_state(X, sample_weight, method, first_call)
@@ -582,6 +578,13 @@ class MinMaxScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, Bas
 
     _capabilities: ClassVar[Capabilities] = Capabilities(onnx_methods=("transform",))
 
+    #: scikit-learn's (sklearn.preprocessing.MinMaxScaler._parameter_constraints)
+    _parameter_constraints: ClassVar[dict] = {
+        "feature_range": [tuple],
+        "copy": ["boolean"],
+        "clip": ["boolean"],
+    }
+
     def __init__(self, feature_range=(0, 1), *, copy=True, clip=False, dtype_policy=None):
         self.feature_range = feature_range
         self.copy = copy
@@ -629,8 +632,8 @@ class MinMaxScaler(XPEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, Bas
         return self._partial_fit(X, "partial_fit", first_call=first_call)
 
     def _partial_fit(self, X, method, *, first_call):
+        validate_params(self, method)
         low, high = self._checked_range(method)
-        _check_bool(self, method, "copy", "clip")
         restore = _restore_on_failure(self, _MINMAX_STATE)
         try:
             fitted, n_samples_seen = self._fitted_state(X, method, first_call, low, high)
