@@ -123,7 +123,7 @@ def _check_squares_in_range(mean_sq: float, info: Any, n_features: int, prefix: 
     silently arbitrary. ``info`` is the ``finfo`` of X's dtype.
     """
     high = float(info.max) / (64.0 * max(1, n_features))
-    low = float(info.smallest_normal) / float(info.eps)
+    low = float(info.smallest_normal) * 1024.0  # subnormal squares lose their digits
     if mean_sq > 0 and not low <= mean_sq <= high:
         raise ValueError(
             f"{prefix}the squared distances of X (about {mean_sq:.3g}) are outside the "
